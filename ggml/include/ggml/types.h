@@ -1,0 +1,89 @@
+// Element types, half-precision conversions and the library's error type.
+//
+// f16 is IEEE 754 binary16; bf16 is the upper half of a binary32 (round to nearest even on
+// conversion). Both are stored as uint16_t so that tensors stay plain bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace ggml {
+
+// Every failure the library reports (bad shapes, bad files, budgets) is a ggml::Error whose
+// message names the operation and the offending values.
+class Error : public std::runtime_error {
+public:
+    explicit Error(const std::string& msg) : std::runtime_error(msg) {}
+};
+
+enum class DType : uint8_t { F32 = 0, F16 = 1, BF16 = 2, I32 = 3, COUNT };
+
+struct DTypeInfo {
+    const char* name;
+    size_t size;  // bytes per element
+    bool is_float;
+};
+
+const DTypeInfo& dtype_info(DType t);
+inline const char* dtype_name(DType t) { return dtype_info(t).name; }
+inline size_t dtype_size(DType t) { return dtype_info(t).size; }
+
+using f16_t = uint16_t;
+using bf16_t = uint16_t;
+
+inline uint32_t f32_bits(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    return u;
+}
+inline float bits_f32(uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+// binary16 -> binary32, exact for every input (subnormals, inf, nan included).
+inline float f16_to_f32(f16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    const uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t mant = h & 0x3ff;
+    if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (mant << 13));
+    if (exp == 0) {
+        if (mant == 0) return bits_f32(sign);
+        // subnormal: value = mant * 2^-24
+        float v = (float)mant * (1.0f / 16777216.0f);
+        return sign ? -v : v;
+    }
+    return bits_f32(sign | ((exp + 112) << 23) | (mant << 13));
+}
+
+// binary32 -> binary16 with round-to-nearest-even, overflow to inf, nan kept quiet.
+inline f16_t f32_to_f16(float f) {
+    const uint32_t u = f32_bits(f);
+    const uint32_t sign = (u >> 16) & 0x8000;
+    const uint32_t absu = u & 0x7fffffff;
+    if (absu >= 0x7f800000u) return (f16_t)(sign | 0x7c00 | (absu > 0x7f800000u ? 0x200 : 0));
+    if (absu >= 0x477ff000u) return (f16_t)(sign | 0x7c00);  // rounds to >= 65520: inf
+    if (absu < 0x38800000u) {                                // below 2^-14: subnormal or zero
+        // value / 2^-24 rounded to nearest even integer
+        const float v = bits_f32(absu) * 16777216.0f;
+        float r = v + 12582912.0f;  // 1.5*2^23 forces rounding to integer (ties to even)
+        r -= 12582912.0f;
+        return (f16_t)(sign | (uint32_t)r);
+    }
+    uint32_t m = absu + 0xfff + ((absu >> 13) & 1);  // round to nearest even on bit 13
+    return (f16_t)(sign | ((m - (112u << 23)) >> 13));
+}
+
+inline float bf16_to_f32(bf16_t h) { return bits_f32((uint32_t)h << 16); }
+
+inline bf16_t f32_to_bf16(float f) {
+    const uint32_t u = f32_bits(f);
+    if ((u & 0x7fffffff) > 0x7f800000u) return (bf16_t)((u >> 16) | 0x40);  // quiet nan
+    return (bf16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+}  // namespace ggml
