@@ -1,0 +1,98 @@
+// Matrix multiplication: y[m, n, i2, i3] = sum_k a[k, m, a2, a3] * b[k, n, i2, i3]
+// with a2 = i2 / (B2 / A2) and a3 = i3 / (B3 / A3): a batch of a serves B2/A2 consecutive
+// batches of b, which is the grouped-query attention head mapping (Ainslie et al. 2023, "GQA").
+//
+// a is f32/f16/bf16 [K, M, A2, A3] and b is f32 [K, N, B2, B3], both with packed rows (nb[0]
+// is the element size) and any other strides; y is f32 [M, N, B2, B3].
+//
+// The output is cut into blocks of kBlockM rows of a by kBlockN rows of b; the blocks are
+// split evenly over threads. A thread converts its kBlockM rows of a to f32 once per block
+// (in its slice of the scratch), then every output element is a dot product of two packed
+// f32 rows that the compiler vectorises. Each a row is reused kBlockN times from L1/L2.
+// This is the portable path; SIMD micro-kernels can replace the inner loops later.
+#include <algorithm>
+
+#include "cpu_kernels.h"
+
+namespace ggml {
+namespace cpu {
+
+namespace {
+
+constexpr int64_t kBlockM = 16;
+constexpr int64_t kBlockN = 64;
+
+}  // namespace
+
+bool supports_MUL_MAT(const Tensor* node) {
+    const Tensor* a = node->src[0];
+    const Tensor* b = node->src[1];
+    if (!a || !b || !is_float_type(a->type) || !all_type(b, DType::F32) ||
+        !all_type(node, DType::F32))
+        return false;
+    return a->rows_contiguous() && b->rows_contiguous() && node->nb[0] == 4 &&
+           a->ne[0] == b->ne[0] && b->ne[2] % a->ne[2] == 0 && b->ne[3] % a->ne[3] == 0 &&
+           node->ne[0] == a->ne[1] && node->ne[1] == b->ne[1] && node->ne[2] == b->ne[2] &&
+           node->ne[3] == b->ne[3];
+}
+
+size_t work_size_MUL_MAT(const Tensor* node, int n_threads) {
+    const Tensor* a = node->src[0];
+    if (a->type == DType::F32) return 0;
+    return (size_t)n_threads * align_up((size_t)kBlockM * (size_t)a->ne[0] * sizeof(float));
+}
+
+void run_MUL_MAT(const Tensor* node, const KernelArgs& args) {
+    const Tensor* a = node->src[0];
+    const Tensor* b = node->src[1];
+    const int64_t K = a->ne[0], M = a->ne[1], N = b->ne[1];
+    const int64_t B2 = b->ne[2], B3 = b->ne[3];
+    const int64_t r2 = B2 / a->ne[2], r3 = B3 / a->ne[3];
+    const int64_t mblocks = (M + kBlockM - 1) / kBlockM;
+    const int64_t nblocks = (N + kBlockN - 1) / kBlockN;
+    const int64_t n_jobs = B2 * B3 * mblocks * nblocks;
+    const bool convert = a->type != DType::F32;
+    float* scratch = nullptr;
+    if (convert)
+        scratch =
+            (float*)((uint8_t*)args.work +
+                     (size_t)args.ith * align_up((size_t)kBlockM * (size_t)K * sizeof(float)));
+
+    int64_t j0, j1;
+    thread_range(n_jobs, args.ith, args.nth, &j0, &j1);
+    const float* arow[kBlockM];
+    // Jobs are ordered (batch, m block, n block), so consecutive jobs of a thread usually share
+    // the converted a block; it is only converted again when the block changes.
+    int64_t cached = -1;
+    for (int64_t job = j0; job < j1; ++job) {
+        const int64_t nb_i = job % nblocks;
+        const int64_t mb_i = (job / nblocks) % mblocks;
+        const int64_t batch = job / (nblocks * mblocks);
+        const int64_t i2 = batch % B2, i3 = batch / B2;
+        const int64_t m0 = mb_i * kBlockM, m1 = std::min(M, m0 + kBlockM);
+        const int64_t n0 = nb_i * kBlockN, n1 = std::min(N, n0 + kBlockN);
+        const int64_t a2 = i2 / r2, a3 = i3 / r3;
+
+        const int64_t a_key = ((a3 * a->ne[2] + a2) * mblocks) + mb_i;
+        for (int64_t m = m0; m < m1; ++m) {
+            const uint8_t* src = a->ptr(0, m, a2, a3);
+            if (convert) {
+                float* dst = scratch + (m - m0) * K;
+                if (a_key != cached) row_to_f32(a->type, src, a->nb[0], dst, K);
+                arow[m - m0] = dst;
+            } else {
+                arow[m - m0] = (const float*)src;
+            }
+        }
+        cached = a_key;
+
+        for (int64_t n = n0; n < n1; ++n) {
+            const float* brow = (const float*)b->ptr(0, n, i2, i3);
+            float* y = (float*)node->ptr(0, n, i2, i3);
+            for (int64_t m = m0; m < m1; ++m) y[m] = dot_f32(arow[m - m0], brow, K);
+        }
+    }
+}
+
+}  // namespace cpu
+}  // namespace ggml

@@ -1,0 +1,455 @@
+// Focused tests of the CPU backend's kernels, run directly (no planner): tensors get memory
+// the test owns, backend.compute() runs the nodes with 1 and 2 threads, and results are
+// compared with straightforward double-precision loops written here from the definitions in
+// ops.h. Inputs stored as f16/bf16 are compared against references that read the same rounded
+// values, so the tolerances only cover f32 arithmetic inside the kernels.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "cpu_backend.h"
+#include "cpu_kernels.h"
+#include "ggml/ggml.h"
+
+using namespace ggml;
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Owns the bytes behind every tensor of a test.
+struct Memory {
+    std::deque<std::vector<uint8_t>> blocks;
+    void bind(Tensor* t) {
+        blocks.emplace_back(t->nbytes() + 64);
+        uint8_t* p = blocks.back().data();
+        p += (64 - (uintptr_t)p % 64) % 64;
+        t->data = p;
+    }
+};
+
+float getf(const Tensor* t, int64_t i0, int64_t i1 = 0, int64_t i2 = 0, int64_t i3 = 0) {
+    const uint8_t* p = t->ptr(i0, i1, i2, i3);
+    switch (t->type) {
+        case DType::F32:
+            return *(const float*)p;
+        case DType::F16:
+            return f16_to_f32(*(const f16_t*)p);
+        case DType::BF16:
+            return bf16_to_f32(*(const bf16_t*)p);
+        case DType::I32:
+            return (float)*(const int32_t*)p;
+        default:
+            return 0.0f;
+    }
+}
+
+void setf(Tensor* t, float v, int64_t i0, int64_t i1 = 0, int64_t i2 = 0, int64_t i3 = 0) {
+    uint8_t* p = t->ptr(i0, i1, i2, i3);
+    switch (t->type) {
+        case DType::F32:
+            *(float*)p = v;
+            break;
+        case DType::F16:
+            *(f16_t*)p = f32_to_f16(v);
+            break;
+        case DType::BF16:
+            *(bf16_t*)p = f32_to_bf16(v);
+            break;
+        case DType::I32:
+            *(int32_t*)p = (int32_t)v;
+            break;
+        default:
+            break;
+    }
+}
+
+template <typename F>
+void for_each(const Tensor* t, F f) {
+    for (int64_t i3 = 0; i3 < t->ne[3]; ++i3)
+        for (int64_t i2 = 0; i2 < t->ne[2]; ++i2)
+            for (int64_t i1 = 0; i1 < t->ne[1]; ++i1)
+                for (int64_t i0 = 0; i0 < t->ne[0]; ++i0) f(i0, i1, i2, i3);
+}
+
+void fill_uniform(Tensor* t, std::mt19937& rng, float lo, float hi) {
+    std::uniform_real_distribution<float> u(lo, hi);
+    for_each(t, [&](int64_t a, int64_t b, int64_t c, int64_t d) { setf(t, u(rng), a, b, c, d); });
+}
+
+// Runs `nodes` on a CPU backend with n threads, scratch sized by work_size.
+void run(int n_threads, const std::vector<Tensor*>& nodes, KernelErrors& errors) {
+    CpuBackend be(n_threads);
+    std::deque<std::vector<uint8_t>> scratch;
+    std::vector<void*> work;
+    for (Tensor* n : nodes) {
+        REQUIRE(be.supports(n));
+        const size_t ws = be.work_size(n);
+        scratch.emplace_back(ws + 64);
+        uint8_t* p = scratch.back().data();
+        p += (64 - (uintptr_t)p % 64) % 64;
+        work.push_back(ws ? p : nullptr);
+    }
+    be.compute(nodes, work, errors);
+}
+
+std::vector<float> snapshot(const Tensor* t) {
+    std::vector<float> out;
+    for_each(
+        t, [&](int64_t a, int64_t b, int64_t c, int64_t d) { out.push_back(getf(t, a, b, c, d)); });
+    return out;
+}
+
+// Max |got - want| over the tensor, `want` indexed like the tensor.
+template <typename Ref>
+double max_abs_err(const Tensor* t, Ref ref) {
+    double worst = 0.0;
+    for_each(t, [&](int64_t a, int64_t b, int64_t c, int64_t d) {
+        const double diff = std::fabs((double)getf(t, a, b, c, d) - ref(a, b, c, d));
+        if (!(diff <= worst)) worst = diff;  // NaN propagates as a failure
+    });
+    return worst;
+}
+
+// Runs with 1 and 2 threads; the kernels partition work without changing any arithmetic, so
+// both must agree bit for bit.
+void run_both(const std::vector<Tensor*>& nodes, const Tensor* out) {
+    KernelErrors e1, e2;
+    run(1, nodes, e1);
+    const std::vector<float> one = snapshot(out);
+    run(2, nodes, e2);
+    REQUIRE_FALSE(e1.any());
+    REQUIRE_FALSE(e2.any());
+    REQUIRE(snapshot(out) == one);
+}
+
+}  // namespace
+
+TEST_CASE("cpu flash_attn matches direct softmax attention (GQA, causal, mask, softcap, steer)",
+          "[cpu][flash_attn]") {
+    const int64_t D = 40, Dv = 24, n_q = 19, n_kv = 150, Hq = 8, Hkv = 2, B = 2;
+    const DType kv_type = GENERATE(DType::F16, DType::BF16, DType::F32);
+    const bool causal = GENERATE(true, false);
+    // 0: most KV blocks lie entirely above the diagonal and are skipped; n_kv - n_q - 3: the
+    // diagonal cuts through the last KV block.
+    const int32_t offset = GENERATE(0, (int32_t)(150 - 19 - 3));
+    CAPTURE(dtype_name(kv_type), causal, offset);
+
+    Context ctx;
+    Memory mem;
+    std::mt19937 rng(1234);
+    // q and k are laid out as a KV cache would be, [D, H, n, B], and permuted to the op's
+    // [D, n, H, B]: the kernel must follow the strides.
+    Tensor* qs = ctx.new_tensor(DType::F32, {D, Hq, n_q, B});
+    Tensor* ks = ctx.new_tensor(kv_type, {D, Hkv, n_kv, B});
+    Tensor* v = ctx.new_tensor(kv_type, {Dv, n_kv, Hkv, B});
+    Tensor* mask = ctx.new_tensor(DType::F32, {n_kv, n_q, 1, B});
+    Tensor* bias = ctx.new_tensor(DType::F32, {n_kv, 1, 1, B});
+    for (Tensor* t : {qs, ks, v, mask, bias}) mem.bind(t);
+    fill_uniform(qs, rng, -1.5f, 1.5f);
+    fill_uniform(ks, rng, -1.5f, 1.5f);
+    fill_uniform(v, rng, -1.0f, 1.0f);
+    fill_uniform(mask, rng, -1.0f, 0.5f);
+    // Some hidden keys, and query row 5 of batch 1 with every key hidden: it must give zeros.
+    for (int64_t j = 0; j < n_kv; j += 7) setf(mask, -INFINITY, j, 2, 0, 0);
+    for (int64_t j = 0; j < n_kv; ++j) setf(mask, -INFINITY, j, 5, 0, 1);
+    // PASTA: keys outside the span [20, 60) down-weighted by alpha = 0.01.
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t j = 0; j < n_kv; ++j)
+            setf(bias, (j >= 20 + 10 * b && j < 60) ? 0.0f : std::log(0.01f), j, 0, 0, b);
+
+    Tensor* q = permute(ctx, qs, 0, 2, 1, 3);
+    Tensor* k = permute(ctx, ks, 0, 2, 1, 3);
+    FlashAttnParams p;
+    p.scale = 1.0f / std::sqrt((float)D);
+    p.softcap = 3.0f;
+    p.causal = causal ? 1 : 0;
+    p.causal_offset = offset;
+    HeadSet steered;
+    steered.set(1);
+    steered.set(6);
+    p.steer.set(steered);
+    Tensor* out = flash_attn(ctx, q, k, v, mask, p, bias);
+    mem.bind(out);
+    REQUIRE(out->ne[0] == Dv);
+    REQUIRE(out->ne[1] == Hq);
+    REQUIRE(out->ne[2] == n_q);
+
+    run_both({q, k, out}, out);
+
+    // Reference: the definition in ops.h, in double.
+    std::vector<double> ref((size_t)(Dv * Hq * n_q * B));
+    auto R = [&](int64_t d, int64_t h, int64_t i, int64_t b) -> double& {
+        return ref[(size_t)(((b * n_q + i) * Hq + h) * Dv + d)];
+    };
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < Hq; ++h)
+            for (int64_t i = 0; i < n_q; ++i) {
+                const int64_t hk = h / (Hq / Hkv);
+                std::vector<double> s((size_t)n_kv);
+                double mx = -kInf;
+                for (int64_t j = 0; j < n_kv; ++j) {
+                    double x = 0.0;
+                    for (int64_t d = 0; d < D; ++d)
+                        x += (double)getf(qs, d, h, i, b) * (double)getf(ks, d, hk, j, b);
+                    x *= p.scale;
+                    x = p.softcap * std::tanh(x / p.softcap);
+                    x += getf(mask, j, i, 0, b);
+                    if (steered.test((size_t)h)) x += getf(bias, j, 0, 0, b);
+                    if (causal && j > i + p.causal_offset) x = -kInf;
+                    s[(size_t)j] = x;
+                    mx = std::max(mx, x);
+                }
+                for (int64_t d = 0; d < Dv; ++d) R(d, h, i, b) = 0.0;
+                if (mx == -kInf) continue;
+                double sum = 0.0;
+                for (double& x : s) sum += (x = std::exp(x - mx));
+                for (int64_t j = 0; j < n_kv; ++j)
+                    for (int64_t d = 0; d < Dv; ++d)
+                        R(d, h, i, b) += s[(size_t)j] / sum * getf(v, d, j, hk, b);
+            }
+    // Outputs are convex combinations of |v| <= 1; f32 scores carry ~1e-6 relative error,
+    // so 1e-5 is loose for rounding (observed ~3e-7) and far below what a wrong head, key or mask
+    // would cause.
+    const double err =
+        max_abs_err(out, [&](int64_t d, int64_t h, int64_t i, int64_t b) { return R(d, h, i, b); });
+    CHECK(err < 1e-5);
+    for (int64_t h = 0; h < Hq; ++h)
+        for (int64_t d = 0; d < Dv; ++d) REQUIRE(getf(out, d, h, 5, 1) == 0.0f);
+}
+
+TEST_CASE("cpu flash_attn with the whole query block above the diagonal gives zeros",
+          "[cpu][flash_attn]") {
+    // Every key of every row is hidden by the mask: the result must be exactly zero (no 0/0),
+    // and every element must be written.
+    Context ctx;
+    Memory mem;
+    std::mt19937 rng(7);
+    Tensor* q = ctx.new_tensor(DType::F32, {8, 20, 4, 1});
+    Tensor* k = ctx.new_tensor(DType::F16, {8, 5, 1, 1});
+    Tensor* v = ctx.new_tensor(DType::F16, {8, 5, 1, 1});
+    Tensor* mask = ctx.new_tensor(DType::F32, {5, 20, 1, 1});
+    for (Tensor* t : {q, k, v, mask}) mem.bind(t);
+    fill_uniform(q, rng, -1, 1);
+    fill_uniform(k, rng, -1, 1);
+    fill_uniform(v, rng, -1, 1);
+    for_each(mask, [&](int64_t a, int64_t b, int64_t c, int64_t d) {
+        setf(mask, -INFINITY, a, b, c, d);
+    });
+    FlashAttnParams p;
+    p.causal = 1;
+    Tensor* out = flash_attn(ctx, q, k, v, mask, p);
+    mem.bind(out);
+    for_each(out,
+             [&](int64_t a, int64_t b, int64_t c, int64_t d) { setf(out, 42.0f, a, b, c, d); });
+    run_both({out}, out);
+    CHECK(max_abs_err(out, [](int64_t, int64_t, int64_t, int64_t) { return 0.0; }) == 0.0);
+}
+
+TEST_CASE("cpu mul_mat matches double loops (f16/bf16/f32 a, batch broadcast)", "[cpu][mul_mat]") {
+    const DType at = GENERATE(DType::F16, DType::BF16, DType::F32);
+    CAPTURE(dtype_name(at));
+    const int64_t K = 70, M = 37, N = 70, A2 = 2, A3 = 1, B2 = 6, B3 = 2;
+    Context ctx;
+    Memory mem;
+    std::mt19937 rng(99);
+    Tensor* a = ctx.new_tensor(at, {K, M, A2, A3});
+    Tensor* b = ctx.new_tensor(DType::F32, {K, N, B2, B3});
+    mem.bind(a);
+    mem.bind(b);
+    fill_uniform(a, rng, -1, 1);
+    fill_uniform(b, rng, -1, 1);
+    Tensor* y = mul_mat(ctx, a, b);
+    mem.bind(y);
+    run_both({y}, y);
+    // K = 70 products of magnitude <= 1 summed in f32: error well below 1e-5 in practice.
+    const double err = max_abs_err(y, [&](int64_t m, int64_t n, int64_t i2, int64_t i3) {
+        double s = 0.0;
+        for (int64_t kk = 0; kk < K; ++kk)
+            s += (double)getf(a, kk, m, i2 / (B2 / A2), i3 / (B3 / A3)) * getf(b, kk, n, i2, i3);
+        return s;
+    });
+    CHECK(err < 2e-5);
+}
+
+TEST_CASE("cpu rope matches the rotation formula in both modes", "[cpu][rope]") {
+    const RopeMode mode = GENERATE(RopeMode::Interleaved, RopeMode::Neox);
+    CAPTURE((int)mode);
+    const int64_t D = 16, H = 3, T = 5, B = 2;
+    Context ctx;
+    Memory mem;
+    std::mt19937 rng(5);
+    // a from a [D, T, H, B] tensor permuted to [D, H, T, B]: strided rows of heads.
+    Tensor* xs = ctx.new_tensor(DType::F32, {D, T, H, B});
+    Tensor* pos = ctx.new_tensor(DType::I32, {T});
+    mem.bind(xs);
+    mem.bind(pos);
+    fill_uniform(xs, rng, -1, 1);
+    const int32_t positions[T] = {0, 7, 100, 3000, 42};
+    for (int64_t t = 0; t < T; ++t) *(int32_t*)pos->ptr(t) = positions[t];
+    Tensor* x = permute(ctx, xs, 0, 2, 1, 3);
+    RopeParams rp;
+    rp.n_dims = 12;  // the last 4 elements pass through
+    rp.mode = mode;
+    rp.freq_base = 10000.0f;
+    Tensor* y = rope(ctx, x, pos, rp);
+    mem.bind(y);
+    run_both({x, y}, y);
+    const int64_t half = rp.n_dims / 2;
+    const double err = max_abs_err(y, [&](int64_t i0, int64_t h, int64_t t, int64_t b) {
+        if (i0 >= rp.n_dims) return (double)getf(x, i0, h, t, b);
+        const bool neox = mode == RopeMode::Neox;
+        const int64_t pair = neox ? i0 % half : i0 / 2;
+        const bool first = neox ? i0 < half : i0 % 2 == 0;
+        const int64_t j0 = neox ? pair : 2 * pair, j1 = neox ? pair + half : 2 * pair + 1;
+        const double theta = positions[t] * std::pow(10000.0, -2.0 * pair / rp.n_dims);
+        const double x0 = getf(x, j0, h, t, b), x1 = getf(x, j1, h, t, b);
+        return first ? x0 * std::cos(theta) - x1 * std::sin(theta)
+                     : x0 * std::sin(theta) + x1 * std::cos(theta);
+    });
+    CHECK(err < 4e-6);  // cos/sin rounded to f32, one multiply-add of |x| <= 1 values
+}
+
+TEST_CASE("cpu soft_max: scale, mask, causal offset, fully masked rows", "[cpu][soft_max]") {
+    const int64_t n_kv = 10, n_q = 4, H = 3, B = 2;
+    Context ctx;
+    Memory mem;
+    std::mt19937 rng(11);
+    Tensor* a = ctx.new_tensor(DType::F32, {n_kv, n_q, H, B});
+    Tensor* mask = ctx.new_tensor(DType::F32, {n_kv, n_q, 1, B});
+    mem.bind(a);
+    mem.bind(mask);
+    fill_uniform(a, rng, -3, 3);
+    fill_uniform(mask, rng, -1, 1);
+    setf(mask, -INFINITY, 1, 2, 0, 0);
+    for (int64_t j = 0; j < 3; ++j) setf(mask, -INFINITY, j, 0, 0, 1);  // row 0 sees keys 0..2
+    SoftMaxParams p;
+    p.scale = 0.7f;
+    p.causal = 1;
+    p.causal_offset = 2;
+    Tensor* y = soft_max(ctx, a, mask, p);
+    mem.bind(y);
+    run_both({y}, y);
+    const double err = max_abs_err(y, [&](int64_t j0, int64_t i, int64_t h, int64_t b) {
+        std::vector<double> s((size_t)n_kv);
+        double mx = -kInf;
+        for (int64_t j = 0; j < n_kv; ++j) {
+            s[(size_t)j] = j > i + p.causal_offset
+                               ? -kInf
+                               : p.scale * (double)getf(a, j, i, h, b) + getf(mask, j, i, 0, b);
+            mx = std::max(mx, s[(size_t)j]);
+        }
+        if (mx == -kInf) return 0.0;
+        double sum = 0.0;
+        for (double x : s) sum += std::exp(x - mx);
+        return std::exp(s[(size_t)j0] - mx) / sum;
+    });
+    CHECK(err < 1e-6);  // probabilities in [0, 1], a few f32 roundings each
+    for (int64_t h = 0; h < H; ++h)
+        for (int64_t j = 0; j < n_kv; ++j) REQUIRE(getf(y, j, 0, h, 1) == 0.0f);
+}
+
+TEST_CASE("cpu get_rows reports out-of-range ids and leaves their rows alone", "[cpu][get_rows]") {
+    Context ctx;
+    Memory mem;
+    std::mt19937 rng(3);
+    Tensor* a = ctx.new_tensor(DType::F16, {8, 512});
+    Tensor* ids = ctx.new_tensor(DType::I32, {3});
+    mem.bind(a);
+    mem.bind(ids);
+    fill_uniform(a, rng, -1, 1);
+    const int32_t id[3] = {1, 600, 511};
+    for (int i = 0; i < 3; ++i) *(int32_t*)ids->ptr(i) = id[i];
+    Tensor* y = get_rows(ctx, a, ids);
+    y->set_name("emb");
+    mem.bind(y);
+    const int n_threads = GENERATE(1, 2);
+    for_each(y, [&](int64_t i0, int64_t i1, int64_t, int64_t) { setf(y, 7.0f, i0, i1); });
+    KernelErrors errors;
+    run(n_threads, {y}, errors);
+    REQUIRE(errors.any());
+    CHECK(errors.take() == "get_rows: row id 600 out of range [0, 512) in node 'emb'");
+    for (int64_t i0 = 0; i0 < 8; ++i0) {
+        CHECK(getf(y, i0, 0) == getf(a, i0, 1));
+        CHECK(getf(y, i0, 1) == 7.0f);
+        CHECK(getf(y, i0, 2) == getf(a, i0, 511));
+    }
+}
+
+TEST_CASE("cpu set_rows writes converted rows in place, last duplicate wins", "[cpu][set_rows]") {
+    Context ctx;
+    Memory mem;
+    std::mt19937 rng(8);
+    Tensor* cache = ctx.new_tensor(DType::F16, {6, 9, 2});
+    Tensor* rows = ctx.new_tensor(DType::F32, {6, 3, 2});
+    Tensor* ids = ctx.new_tensor(DType::I32, {3, 2});
+    for (Tensor* t : {cache, rows, ids}) mem.bind(t);
+    fill_uniform(cache, rng, -1, 1);
+    fill_uniform(rows, rng, -1, 1);
+    const int32_t id[2][3] = {{4, 0, 4}, {8, 2, 3}};
+    for (int s = 0; s < 2; ++s)
+        for (int i = 0; i < 3; ++i) *(int32_t*)ids->ptr(i, s) = id[s][i];
+    const std::vector<float> before = snapshot(cache);
+    Tensor* y = set_rows(ctx, cache, rows, ids);
+    REQUIRE(y->data == cache->data);
+    run_both({y}, y);
+    for (int64_t s = 0; s < 2; ++s)
+        for (int64_t r = 0; r < 9; ++r) {
+            int64_t src = -1;
+            for (int i = 0; i < 3; ++i)
+                if (id[s][i] == r) src = i;
+            for (int64_t i0 = 0; i0 < 6; ++i0) {
+                const float want = src >= 0 ? f16_to_f32(f32_to_f16(getf(rows, i0, src, s)))
+                                            : before[(size_t)((s * 9 + r) * 6 + i0)];
+                CHECK(getf(y, i0, r, s) == want);
+            }
+        }
+}
+
+TEST_CASE("cpu compute runs a chain with views in one parallel region", "[cpu]") {
+    // mul_mat -> reshape (view, skipped) -> rms_norm -> add (broadcast): each node reads its
+    // predecessor's output, so a missing barrier between nodes shows up as wrong values.
+    const int64_t K = 33, M = 24, N = 10;
+    Context ctx;
+    Memory mem;
+    std::mt19937 rng(21);
+    Tensor* w = ctx.new_tensor(DType::F16, {K, M});
+    Tensor* x = ctx.new_tensor(DType::F32, {K, N});
+    Tensor* bvec = ctx.new_tensor(DType::F32, {M / 2});
+    for (Tensor* t : {w, x, bvec}) mem.bind(t);
+    fill_uniform(w, rng, -1, 1);
+    fill_uniform(x, rng, -1, 1);
+    fill_uniform(bvec, rng, -1, 1);
+    Tensor* mm = mul_mat(ctx, w, x);
+    mem.bind(mm);
+    Tensor* rs = reshape(ctx, mm, {M / 2, 2 * N});
+    Tensor* nrm = rms_norm(ctx, rs, 1e-5f);
+    mem.bind(nrm);
+    Tensor* out = add(ctx, nrm, bvec);
+    mem.bind(out);
+    run_both({mm, rs, nrm, out}, out);
+    const double err = max_abs_err(out, [&](int64_t i0, int64_t i1, int64_t, int64_t) {
+        // element (i0, i1) of the reshaped product is flat index i1 * M/2 + i0 of mm
+        auto prod = [&](int64_t flat) {
+            const int64_t m = flat % M, n = flat / M;
+            double s = 0.0;
+            for (int64_t k = 0; k < K; ++k) s += (double)getf(w, k, m) * getf(x, k, n);
+            return s;
+        };
+        double ss = 0.0;
+        for (int64_t j = 0; j < M / 2; ++j) ss += prod(i1 * (M / 2) + j) * prod(i1 * (M / 2) + j);
+        return prod(i1 * (M / 2) + i0) / std::sqrt(ss / (M / 2) + 1e-5) + getf(bvec, i0);
+    });
+    CHECK(err < 2e-5);
+}
+
+TEST_CASE("cpu branch-free f16 conversion equals the reference converter bit for bit", "[cpu]") {
+    for (uint32_t h = 0; h <= 0xffff; ++h) {
+        const uint32_t want = f32_bits(f16_to_f32((f16_t)h));
+        const uint32_t got = f32_bits(cpu::f16_to_f32_fast((f16_t)h));
+        if (got != want) FAIL("f16 bits " << h << ": got " << got << ", want " << want);
+    }
+}
