@@ -140,7 +140,8 @@ const char* check_node(const Tensor* node, const cpu::Kernel& k, size_t need, vo
 
 }  // namespace
 
-CpuBackend::CpuBackend(int n_threads) : n_threads_(n_threads > 0 ? n_threads : 1) {}
+CpuBackend::CpuBackend(int n_threads)
+    : n_threads_(n_threads > 0 ? n_threads : 1), isa_(&cpu::select_isa()) {}
 
 bool CpuBackend::supports(const Tensor* node) const {
     if (op_info(node->op).view) return true;
@@ -164,6 +165,7 @@ void CpuBackend::compute(const std::vector<Tensor*>& nodes, const std::vector<vo
                          KernelErrors& errors) {
     const size_t n_nodes = nodes.size();
     const int n_threads = n_threads_;
+    const cpu::IsaKernels* isa = isa_;
     auto body = [&](int ith, int nth) {
         for (size_t i = 0; i < n_nodes; ++i) {
             const Tensor* node = nodes[i];
@@ -181,6 +183,7 @@ void CpuBackend::compute(const std::vector<Tensor*>& nodes, const std::vector<vo
                 args.work = w;
                 args.work_size = need;
                 args.errors = &errors;
+                args.isa = isa;
                 k.run(node, args);
             }
 #ifdef GGML_USE_OPENMP

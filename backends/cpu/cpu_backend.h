@@ -4,11 +4,13 @@
 #include <memory>
 
 #include "ggml/backend.h"
+#include "isa.h"
 
 namespace ggml {
 
 class CpuBackend : public Backend {
   public:
+    // Picks the instruction set from cpuid, or from GGML_CPU_ISA when set and available.
     explicit CpuBackend(int n_threads);
 
     const char* name() const override { return "cpu"; }
@@ -23,9 +25,11 @@ class CpuBackend : public Backend {
 
     int n_threads() const { return n_threads_; }
     void set_n_threads(int n) { n_threads_ = n > 0 ? n : 1; }
+    const char* isa_name() const { return isa_->name; }
 
   private:
     int n_threads_;
+    const cpu::IsaKernels* isa_;
 };
 
 std::unique_ptr<Backend> make_cpu_backend(int n_threads);

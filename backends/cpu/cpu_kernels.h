@@ -16,6 +16,7 @@
 #include "ggml/backend.h"
 #include "ggml/tensor.h"
 #include "ggml/types.h"
+#include "isa.h"
 
 namespace ggml {
 namespace cpu {
@@ -26,6 +27,7 @@ struct KernelArgs {
     void* work = nullptr;  // the node's scratch (work_size bytes, 64-byte aligned)
     size_t work_size = 0;  // bytes of scratch available
     KernelErrors* errors = nullptr;
+    const IsaKernels* isa = nullptr;  // the instruction set chosen for this backend
 };
 
 using RunFn = void (*)(const Tensor* node, const KernelArgs& args);

@@ -95,11 +95,73 @@ bool supports_FLASH_ATTN(const Tensor* node) {
     return true;
 }
 
+namespace {
+
+int elem_type(DType t) {
+    return t == DType::F16 ? kElemF16 : t == DType::BF16 ? kElemBF16 : kElemF32;
+}
+
+// The SIMD kernels (simd_impl.inc) need packed rows everywhere and at least one query row;
+// anything else takes the portable kernel below.
+bool make_fa_args(const Tensor* node, FaArgs* a) {
+    const Tensor* q = node->src[0];
+    const Tensor* k = node->src[1];
+    const Tensor* v = node->src[2];
+    const Tensor* mask = node->src[3];
+    const Tensor* sb = node->src[4];
+    if (q->nb[0] != 4 || !k->rows_contiguous() || !v->rows_contiguous() ||
+        (mask && mask->nb[0] != 4) || (sb && sb->nb[0] != 4) || q->ne[0] < 1 || q->ne[1] < 1 ||
+        q->ne[2] < 1 || q->ne[3] < 1 || v->ne[0] < 1)
+        return false;
+    const FlashAttnParams p = node->params<FlashAttnParams>();
+    *a = FaArgs{};
+    a->q = (const uint8_t*)q->data;
+    a->q_nb1 = q->nb[1], a->q_nb2 = q->nb[2], a->q_nb3 = q->nb[3];
+    a->k = (const uint8_t*)k->data;
+    a->k_nb1 = k->nb[1], a->k_nb2 = k->nb[2], a->k_nb3 = k->nb[3];
+    a->v = (const uint8_t*)v->data;
+    a->v_nb1 = v->nb[1], a->v_nb2 = v->nb[2], a->v_nb3 = v->nb[3];
+    a->kv_type = elem_type(k->type);
+    if (mask) {
+        a->mask = (const uint8_t*)mask->data;
+        a->m_nb1 = mask->nb[1], a->m_nb2 = mask->nb[2], a->m_nb3 = mask->nb[3];
+        a->m_ne2 = mask->ne[2], a->m_ne3 = mask->ne[3];
+    }
+    if (sb) {
+        a->sb = (const uint8_t*)sb->data;
+        a->sb_nb3 = sb->nb[3];
+        a->sb_ne3 = sb->ne[3];
+        for (int i = 0; i < 4; ++i) a->steer[i] = p.steer.heads[i];
+    }
+    a->y = (uint8_t*)node->data;
+    a->y_nb1 = node->nb[1], a->y_nb2 = node->nb[2], a->y_nb3 = node->nb[3];
+    a->D = q->ne[0], a->Dv = v->ne[0], a->n_q = q->ne[1], a->n_kv = k->ne[1];
+    a->Hq = q->ne[2], a->Hkv = k->ne[2], a->B = q->ne[3];
+    a->scale = p.scale, a->softcap = p.softcap;
+    a->causal = p.causal, a->causal_offset = p.causal_offset;
+    return true;
+}
+
+}  // namespace
+
 size_t work_size_FLASH_ATTN(const Tensor* node, int n_threads) {
-    return (size_t)n_threads * layout(node->src[0]->ne[0], node->src[2]->ne[0]).total;
+    const size_t portable =
+        (size_t)n_threads * layout(node->src[0]->ne[0], node->src[2]->ne[0]).total;
+    FaArgs a;
+    if (!make_fa_args(node, &a)) return portable;
+    return std::max(portable, fa_partition(a, n_threads));
 }
 
 void run_FLASH_ATTN(const Tensor* node, const KernelArgs& args) {
+    FaArgs fa;
+    if (args.isa && make_fa_args(node, &fa)) {
+        fa_partition(fa, args.nth);
+        fa.work = (uint8_t*)args.work;
+        fa.ith = args.ith;
+        fa.nth = args.nth;
+        args.isa->flash_attn(fa);
+        return;
+    }
     const Tensor* q = node->src[0];
     const Tensor* k = node->src[1];
     const Tensor* v = node->src[2];

@@ -36,13 +36,49 @@ bool supports_MUL_MAT(const Tensor* node) {
            node->ne[3] == b->ne[3];
 }
 
+namespace {
+
+// The SIMD kernels (simd_impl.inc); any shape the portable loop handles is accepted.
+bool make_mm_args(const Tensor* node, MmArgs* m) {
+    const Tensor* a = node->src[0];
+    const Tensor* b = node->src[1];
+    if (a->ne[0] < 1 || a->ne[1] < 1 || b->ne[1] < 1 || node->nb[1] % 4 != 0) return false;
+    *m = MmArgs{};
+    m->w = (const uint8_t*)a->data;
+    m->w_nb1 = a->nb[1], m->w_nb2 = a->nb[2], m->w_nb3 = a->nb[3];
+    m->w_type = a->type == DType::F16 ? kElemF16 : a->type == DType::BF16 ? kElemBF16 : kElemF32;
+    m->x = (const uint8_t*)b->data;
+    m->x_nb1 = b->nb[1], m->x_nb2 = b->nb[2], m->x_nb3 = b->nb[3];
+    m->y = (uint8_t*)node->data;
+    m->y_nb1 = node->nb[1], m->y_nb2 = node->nb[2], m->y_nb3 = node->nb[3];
+    m->K = a->ne[0], m->M = a->ne[1], m->N = b->ne[1];
+    m->B2 = b->ne[2], m->B3 = b->ne[3];
+    m->r2 = b->ne[2] / a->ne[2], m->r3 = b->ne[3] / a->ne[3];
+    return true;
+}
+
+}  // namespace
+
 size_t work_size_MUL_MAT(const Tensor* node, int n_threads) {
     const Tensor* a = node->src[0];
-    if (a->type == DType::F32) return 0;
-    return (size_t)n_threads * align_up((size_t)kBlockM * (size_t)a->ne[0] * sizeof(float));
+    size_t portable = 0;
+    if (a->type != DType::F32)
+        portable = (size_t)n_threads * align_up((size_t)kBlockM * (size_t)a->ne[0] * sizeof(float));
+    MmArgs m;
+    if (!make_mm_args(node, &m)) return portable;
+    return std::max(portable, mm_partition(m, n_threads));
 }
 
 void run_MUL_MAT(const Tensor* node, const KernelArgs& args) {
+    MmArgs mm;
+    if (args.isa && make_mm_args(node, &mm)) {
+        mm_partition(mm, args.nth);
+        mm.work = (uint8_t*)args.work;
+        mm.ith = args.ith;
+        mm.nth = args.nth;
+        args.isa->mul_mat(mm);
+        return;
+    }
     const Tensor* a = node->src[0];
     const Tensor* b = node->src[1];
     const int64_t K = a->ne[0], M = a->ne[1], N = b->ne[1];

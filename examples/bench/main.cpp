@@ -1,0 +1,455 @@
+// ggml-bench: side-by-side timings of attention and matrix multiplication, with the machine's
+// limits measured in the same run so that every figure can be read as a fraction of them.
+//
+//   ggml-bench attn   [-t N] [--reps N] [--csv] [--backend NAME] [--sweep] [--no-scalar] [--case S]
+//   ggml-bench matmul [-t N] [--reps N] [--csv] [--backend NAME] [--no-scalar] [--case S]
+//
+// Limits: FMA throughput = independent 8-wide FMA chains on every thread (2 flops per lane);
+// read bandwidth = every thread summing its share of a 512 MB buffer. A case's "% limit" is
+// GFLOP/s over the FMA peak for compute-bound cases and GB/s over the read bandwidth for
+// bandwidth-bound ones (decode, GEMV). Attention FLOPs = 4 * n_q * n_kv * D * Hq (halved when
+// causal); decode bytes = K + V read once. Every case runs the fused op and, beside it, the
+// naive graph (mul_mat, soft_max, mul_mat); on the CPU also with GGML_CPU_ISA=scalar where it
+// is cheap. Each timing is the median of --reps runs (at least 5) after one warm-up run of a
+// plan that is built once.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#include "ggml/ggml.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+struct Args {
+    std::string cmd;
+    int threads = 2;
+    int reps = 5;
+    bool csv = false;
+    bool sweep = false;
+    bool scalar = true;
+    std::string backend = "cpu";
+    std::string filter;  // run only the cases whose name contains it
+};
+
+[[noreturn]] void usage(const char* argv0) {
+    std::fprintf(stderr,
+                 "usage: %s attn|matmul [-t THREADS] [--reps N (>=5)] [--csv] [--backend NAME] "
+                 "[--sweep] [--no-scalar] [--case SUBSTRING]\n",
+                 argv0);
+    std::exit(2);
+}
+
+Args parse(int argc, char** argv) {
+    Args a;
+    if (argc < 2) usage(argv[0]);
+    a.cmd = argv[1];
+    if (a.cmd != "attn" && a.cmd != "matmul") usage(argv[0]);
+    for (int i = 2; i < argc; ++i) {
+        std::string s = argv[i];
+        auto next = [&]() -> const char* {
+            if (i + 1 >= argc) usage(argv[0]);
+            return argv[++i];
+        };
+        if (s == "-t")
+            a.threads = std::atoi(next());
+        else if (s == "--reps")
+            a.reps = std::max(5, std::atoi(next()));
+        else if (s == "--csv")
+            a.csv = true;
+        else if (s == "--sweep")
+            a.sweep = true;
+        else if (s == "--no-scalar")
+            a.scalar = false;
+        else if (s == "--backend")
+            a.backend = next();
+        else if (s == "--case")
+            a.filter = next();
+        else
+            usage(argv[0]);
+    }
+    if (a.threads < 1) a.threads = 1;
+    return a;
+}
+
+// ---- machine limits --------------------------------------------------------------------------
+
+template <typename F>
+void on_threads(int n, F f) {
+    std::vector<std::thread> ts;
+    for (int i = 0; i < n; ++i) ts.emplace_back(f, i);
+    for (auto& t : ts) t.join();
+}
+
+#if defined(__x86_64__)
+// Twelve independent chains hide the FMA latency (4-5 cycles) on two FMA ports.
+__attribute__((target("avx2,fma"))) float fma_chains_avx2(long iters) {
+    __m256 a[12];
+    for (int i = 0; i < 12; ++i) a[i] = _mm256_set1_ps(0.001f * (float)i);
+    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    for (long it = 0; it < iters; ++it)
+        for (int i = 0; i < 12; ++i) a[i] = _mm256_fmadd_ps(a[i], m, c);
+    __m256 s = a[0];
+    for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, a[i]);
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    return out[0] + out[7];
+}
+#endif
+
+float fma_chains_scalar(long iters) {
+    float a[8];
+    for (int i = 0; i < 8; ++i) a[i] = 0.001f * (float)i;
+    for (long it = 0; it < iters; ++it)
+        for (int i = 0; i < 8; ++i) a[i] = std::fma(a[i], 0.999999f, 1e-7f);
+    return a[0] + a[7];
+}
+
+// GFLOP/s of FMAs on all threads (best of 3).
+double measure_fma_peak(int threads) {
+    bool avx2 = false;
+#if defined(__x86_64__)
+    avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    const long iters = 20000000;
+    double best = 0;
+    std::atomic<float> sink{0};
+    for (int rep = 0; rep < 3; ++rep) {
+        auto t0 = Clock::now();
+        on_threads(threads, [&](int) {
+            float r = 0;
+#if defined(__x86_64__)
+            if (avx2)
+                r = fma_chains_avx2(iters);
+            else
+#endif
+                r = fma_chains_scalar(iters / 8);
+            sink = sink + r;
+        });
+        const double s = ms_since(t0) * 1e-3;
+        const double flops =
+            avx2 ? (double)threads * iters * 12 * 8 * 2 : (double)threads * (iters / 8) * 8 * 2;
+        best = std::max(best, flops / s * 1e-9);
+    }
+    return best;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) float sum_avx2(const float* p, size_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_add_ps(s0, _mm256_loadu_ps(p + i));
+        s1 = _mm256_add_ps(s1, _mm256_loadu_ps(p + i + 8));
+        s2 = _mm256_add_ps(s2, _mm256_loadu_ps(p + i + 16));
+        s3 = _mm256_add_ps(s3, _mm256_loadu_ps(p + i + 24));
+    }
+    float out[8];
+    _mm256_storeu_ps(out, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    float s = 0;
+    for (float x : out) s += x;
+    for (; i < n; ++i) s += p[i];
+    return s;
+}
+#endif
+
+float sum_scalar(const float* p, size_t n) {
+    float s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; ++j) s[j] += p[i + j];
+    float t = 0;
+    for (float x : s) t += x;
+    for (; i < n; ++i) t += p[i];
+    return t;
+}
+
+// GB/s reading a 512 MB buffer with all threads (best of 3).
+double measure_read_bw(int threads) {
+    const size_t n = (size_t)512 << 20 >> 2;
+    std::vector<float> buf(n);
+    on_threads(threads, [&](int t) {  // first touch by the reading thread
+        const size_t b = n * t / threads, e = n * (t + 1) / threads;
+        for (size_t i = b; i < e; ++i) buf[i] = (float)(i & 1023);
+    });
+    bool avx2 = false;
+#if defined(__x86_64__)
+    avx2 = __builtin_cpu_supports("avx2");
+#endif
+    double best = 0;
+    std::atomic<float> sink{0};
+    for (int rep = 0; rep < 3; ++rep) {
+        auto t0 = Clock::now();
+        on_threads(threads, [&](int t) {
+            const size_t b = n * t / threads, e = n * (t + 1) / threads;
+            float r;
+#if defined(__x86_64__)
+            if (avx2)
+                r = sum_avx2(buf.data() + b, e - b);
+            else
+#endif
+                r = sum_scalar(buf.data() + b, e - b);
+            sink = sink + r;
+        });
+        best = std::max(best, (double)n * 4 / (ms_since(t0) * 1e-3) * 1e-9);
+    }
+    return best;
+}
+
+// ---- cases -----------------------------------------------------------------------------------
+
+struct Limits {
+    double gflops = 0, gbs = 0;
+};
+
+struct Row {
+    std::string name, path, dtype;
+    int threads = 0;
+    long seq = 0;
+    double ms = 0, gflops = 0, gbs = 0, pct = 0;
+};
+
+void print_header(const Args& a) {
+    if (a.csv)
+        std::printf("case,path,dtype,seq,threads,ms,gflops,gbs,pct_limit\n");
+    else
+        std::printf("%-24s %-14s %3s %10s %9s %8s %8s\n", "case", "path", "thr", "median ms",
+                    "GFLOP/s", "GB/s", "% limit");
+}
+
+void print_row(const Args& a, const Row& r) {
+    if (a.csv)
+        std::printf("%s,%s,%s,%ld,%d,%.4f,%.3f,%.3f,%.2f\n", r.name.c_str(), r.path.c_str(),
+                    r.dtype.c_str(), r.seq, r.threads, r.ms, r.gflops, r.gbs, r.pct);
+    else
+        std::printf("%-24s %-14s %3d %10.3f %9.2f %8.2f %7.1f%%\n", r.name.c_str(), r.path.c_str(),
+                    r.threads, r.ms, r.gflops, r.gbs, r.pct);
+    std::fflush(stdout);
+}
+
+ggml::DType parse_dtype(const std::string& s) {
+    if (s == "f16") return ggml::DType::F16;
+    if (s == "bf16") return ggml::DType::BF16;
+    return ggml::DType::F32;
+}
+
+// Random values in [-1, 1] (never zeros) stored in `t`'s dtype.
+void fill_random(ggml::Tensor* t, std::mt19937& rng, float lo = -1.0f, float hi = 1.0f) {
+    std::uniform_real_distribution<float> U(lo, hi);
+    const size_t n = (size_t)t->nelements();
+    std::vector<uint8_t> bytes;
+    if (t->type == ggml::DType::F32) {
+        std::vector<float> v(n);
+        for (float& x : v) x = U(rng);
+        ggml::tensor_set(t, v.data(), 0, n * 4);
+    } else {
+        std::vector<uint16_t> v(n);
+        for (auto& x : v)
+            x = t->type == ggml::DType::F16 ? ggml::f32_to_f16(U(rng)) : ggml::f32_to_bf16(U(rng));
+        ggml::tensor_set(t, v.data(), 0, n * 2);
+    }
+}
+
+// Builds the plan once, runs it once to warm up, then returns the median of `reps` runs.
+template <typename Build>
+double time_graph(ggml::Backend& backend, int reps, Build build) {
+    ggml::Context ctx;
+    std::vector<ggml::Tensor*> inputs;
+    ggml::Tensor* out = build(ctx, inputs);
+    ggml::Graph g = ggml::build_graph({out});
+    ggml::Plan plan = ggml::make_plan(ctx, g, {&backend});
+    ggml::Executor exec(std::move(plan), {&backend});
+    std::mt19937 rng(1234);
+    for (ggml::Tensor* t : inputs) fill_random(t, rng);
+    exec.run();
+    std::vector<double> times;
+    for (int i = 0; i < reps; ++i) {
+        auto t0 = Clock::now();
+        exec.run();
+        times.push_back(ms_since(t0));
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
+struct AttnCase {
+    std::string name;
+    int n_q, n_kv, hq, hkv, d;
+    bool causal;
+    std::string dtype;
+    bool decode;  // bandwidth-bound: % limit is of read bandwidth
+    bool scalar_cheap;
+};
+
+std::unique_ptr<ggml::Backend> make(const Args& a, bool scalar) {
+    ggml::BackendOptions bo;
+    bo.n_threads = a.threads;
+    if (a.backend == "cpu") {
+        // The CPU backend reads GGML_CPU_ISA when it is created.
+        if (scalar)
+            setenv("GGML_CPU_ISA", "scalar", 1);
+        else
+            unsetenv("GGML_CPU_ISA");
+    }
+    auto b = ggml::make_backend(a.backend, bo);
+    return b;
+}
+
+void run_attn_case(const Args& a, const Limits& lim, const AttnCase& c, ggml::Backend& best,
+                   ggml::Backend* scalar) {
+    if (c.name.find(a.filter) == std::string::npos) return;
+    const ggml::DType kv = parse_dtype(c.dtype);
+    double flops = 4.0 * c.n_q * c.n_kv * (double)c.d * c.hq;
+    if (c.causal) flops /= 2;
+    const double bytes = 2.0 * c.n_kv * c.d * c.hkv * (double)ggml::dtype_size(kv);
+    auto build = [&](bool fused) {
+        return [&c, kv, fused](ggml::Context& ctx, std::vector<ggml::Tensor*>& in) {
+            ggml::Tensor* q = ctx.new_input(ggml::DType::F32, {c.d, c.n_q, c.hq}, "q");
+            ggml::Tensor* k = ctx.new_input(kv, {c.d, c.n_kv, c.hkv}, "k");
+            ggml::Tensor* v = ctx.new_input(kv, {c.d, c.n_kv, c.hkv}, "v");
+            in = {q, k, v};
+            ggml::FlashAttnParams p;
+            p.scale = 1.0f / std::sqrt((float)c.d);
+            p.causal = c.causal;
+            p.causal_offset = c.n_kv - c.n_q;
+            return fused ? ggml::flash_attn(ctx, q, k, v, nullptr, p)
+                         : ggml::flash_attn_naive(ctx, q, k, v, nullptr, p);
+        };
+    };
+    auto emit = [&](const std::string& path, double ms) {
+        Row r;
+        r.name = c.name;
+        r.path = path;
+        r.dtype = c.dtype;
+        r.seq = c.n_kv;
+        r.threads = a.threads;
+        r.ms = ms;
+        r.gflops = flops / ms * 1e-6;
+        r.gbs = bytes / ms * 1e-6;
+        r.pct = c.decode ? 100.0 * r.gbs / lim.gbs : 100.0 * r.gflops / lim.gflops;
+        print_row(a, r);
+    };
+    emit("flash", time_graph(best, a.reps, build(true)));
+    emit("naive", time_graph(best, a.reps, build(false)));
+    if (scalar && c.scalar_cheap) emit("flash-scalar", time_graph(*scalar, a.reps, build(true)));
+}
+
+struct MatCase {
+    std::string name;
+    int m, n, k;
+    std::string dtype;
+    bool gemv;
+    bool scalar_cheap;
+};
+
+void run_mat_case(const Args& a, const Limits& lim, const MatCase& c, ggml::Backend& best,
+                  ggml::Backend* scalar) {
+    if (c.name.find(a.filter) == std::string::npos) return;
+    const ggml::DType wt = parse_dtype(c.dtype);
+    const double flops = 2.0 * c.m * c.n * (double)c.k;
+    const double bytes = (double)c.m * c.k * ggml::dtype_size(wt) + 4.0 * c.n * c.k;
+    auto build = [&c, wt](ggml::Context& ctx, std::vector<ggml::Tensor*>& in) {
+        ggml::Tensor* w = ctx.new_input(wt, {c.k, c.m}, "w");
+        ggml::Tensor* x = ctx.new_input(ggml::DType::F32, {c.k, c.n}, "x");
+        in = {w, x};
+        return ggml::mul_mat(ctx, w, x);
+    };
+    auto emit = [&](const std::string& path, double ms) {
+        Row r;
+        r.name = c.name;
+        r.path = path;
+        r.dtype = c.dtype;
+        r.seq = c.k;
+        r.threads = a.threads;
+        r.ms = ms;
+        r.gflops = flops / ms * 1e-6;
+        r.gbs = bytes / ms * 1e-6;
+        r.pct = c.gemv ? 100.0 * r.gbs / lim.gbs : 100.0 * r.gflops / lim.gflops;
+        print_row(a, r);
+    };
+    emit("mul_mat", time_graph(best, a.reps, build));
+    if (scalar && c.scalar_cheap) emit("mul_mat-scalar", time_graph(*scalar, a.reps, build));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Args a = parse(argc, argv);
+    try {
+        Limits lim;
+        lim.gflops = measure_fma_peak(a.threads);
+        lim.gbs = measure_read_bw(a.threads);
+        const char* isa_env = std::getenv("GGML_CPU_ISA");
+        const std::string isa_req = isa_env ? isa_env : "";
+        auto scalar = (a.backend == "cpu" && a.scalar) ? make(a, true) : nullptr;
+        if (!isa_req.empty())
+            setenv("GGML_CPU_ISA", isa_req.c_str(), 1);
+        else
+            unsetenv("GGML_CPU_ISA");
+        ggml::BackendOptions bo;
+        bo.n_threads = a.threads;
+        auto best = ggml::make_backend(a.backend, bo);
+        std::printf(
+            "%s# machine limits (%d threads): FMA peak %.1f GFLOP/s, read bandwidth %.2f GB/s\n",
+            a.csv ? "" : "", a.threads, lim.gflops, lim.gbs);
+        std::printf("# backend %s%s%s\n", a.backend.c_str(),
+                    isa_req.empty() ? "" : ", GGML_CPU_ISA=", isa_req.c_str());
+        print_header(a);
+        if (a.cmd == "attn") {
+            if (a.sweep) {
+                for (const char* dt : {"f32", "f16"})
+                    for (int n : {128, 256, 512, 1024, 2048}) {
+                        AttnCase c{std::string("sweep_prefill_") + dt + "_" + std::to_string(n),
+                                   n,
+                                   n,
+                                   8,
+                                   2,
+                                   64,
+                                   true,
+                                   dt,
+                                   false,
+                                   false};
+                        run_attn_case(a, lim, c, *best, nullptr);
+                    }
+            } else {
+                const AttnCase cases[] = {
+                    {"decode_gqa_f16_4096", 1, 4096, 32, 8, 128, false, "f16", true, true},
+                    {"decode_mqa_f16_4096", 1, 4096, 32, 1, 128, false, "f16", true, true},
+                    {"prefill_gqa_f32_512", 512, 512, 32, 8, 128, true, "f32", false, true},
+                    {"prefill_gqa_f16_512", 512, 512, 32, 8, 128, true, "f16", false, true},
+                    {"prefill_long_f16_2048", 2048, 2048, 8, 2, 64, true, "f16", false, false},
+                };
+                for (const auto& c : cases) run_attn_case(a, lim, c, *best, scalar.get());
+            }
+        } else {
+            const MatCase cases[] = {
+                {"gemm_f32_1024", 1024, 1024, 1024, "f32", false, true},
+                {"gemm_bf16_1024", 1024, 1024, 1024, "bf16", false, false},
+                {"gemv_f16_4096", 4096, 1, 4096, "f16", true, true},
+            };
+            for (const auto& c : cases) run_mat_case(a, lim, c, *best, scalar.get());
+            std::printf("# gemv_q8_0 / gemv_q4_0: skipped, q8_0/q4_0 are not tensor dtypes yet\n");
+        }
+        return 0;
+    } catch (const ggml::Error& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+}
