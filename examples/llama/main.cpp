@@ -3,7 +3,12 @@
 //   ggml-llama -m MODEL [-p TEXT | --tokens 1,400,200] [-n N] [--temp T] [--top-p P]
 //              [--seed S] [-t THREADS] [--backend cpu|vulkan|cuda] [--kv-type f32|f16]
 //              [-c CTX] [--ids-out FILE] [--logits-out FILE] [-q] [-v]
+//              [--steer-span A:B]... [--steer-text TEXT]... [--steer-heads all|L:H,..|@F.json]
+//              [--steer-alpha A] [--steer-mode exclude|include]
+//              [--attn-png FILE --attn-layer L --attn-head H]
 //
+// Steering (PASTA, see ggml/steering.h) biases the prompt keys of the selected heads for the
+// whole run: prefill (whose logits --logits-out writes) and every decode step.
 // The prompt is processed as one batch (prefill), then one token per step (decode) with a
 // single plan reused for every step; the two speeds are reported separately.
 #include <algorithm>
@@ -22,6 +27,7 @@
 
 #include "ggml/ggml.h"
 #include "ggml/llama.h"
+#include "ggml/steering.h"
 #include "ggml/tokenizer.h"
 
 namespace {
@@ -43,6 +49,15 @@ struct Args {
     int n_ctx = 0;
     std::string ids_out, logits_out;
     bool quiet = false, verbose = false;
+    // Steering.
+    std::vector<ggml::llama::TokenSpan> steer_spans;
+    std::vector<std::string> steer_texts;
+    std::optional<std::string> steer_heads;
+    std::optional<float> steer_alpha;
+    ggml::llama::SteerMode steer_mode = ggml::llama::SteerMode::Exclude;
+    std::string attn_png;
+    int attn_layer = -1, attn_head = -1;
+    bool steering() const { return !steer_spans.empty() || !steer_texts.empty(); }
 };
 
 const char* kUsage =
@@ -61,7 +76,16 @@ const char* kUsage =
     "  --ids-out FILE     write the generated ids, one per line\n"
     "  --logits-out FILE  write every prompt position's logits, f32 [n_prompt x vocab]\n"
     "  -q                 quiet: print only the speeds\n"
-    "  -v                 verbose: model and plan details\n";
+    "  -v                 verbose: model and plan details\n"
+    "attention steering (PASTA):\n"
+    "  --steer-span A:B   emphasise prompt tokens [A, B) (repeatable)\n"
+    "  --steer-text TEXT  emphasise the tokens covering TEXT in the prompt (repeatable)\n"
+    "  --steer-heads H    all (default), L:H,L:H,... or @heads.json\n"
+    "  --steer-alpha A    weight of the other prompt keys, 0 < A < 1 (default 0.01)\n"
+    "  --steer-mode M     exclude (down-weight the rest, default) or include (up-weight\n"
+    "                     the spans by 1/A)\n"
+    "  --attn-png FILE    PNG of the prompt's attention (softmax) for --attn-layer L\n"
+    "                     --attn-head H: unsteered left, steered right\n";
 
 long long parse_int(const std::string& flag, const std::string& s, long long lo, long long hi) {
     char* end = nullptr;
@@ -131,6 +155,22 @@ Args parse_args(int argc, char** argv) {
             a.ids_out = value();
         else if (f == "--logits-out")
             a.logits_out = value();
+        else if (f == "--steer-span")
+            a.steer_spans.push_back(ggml::llama::parse_span(value()));
+        else if (f == "--steer-text")
+            a.steer_texts.push_back(value());
+        else if (f == "--steer-heads")
+            a.steer_heads = value();
+        else if (f == "--steer-alpha")
+            a.steer_alpha = parse_float(f, value(), 0.0f, 1e30f);
+        else if (f == "--steer-mode")
+            a.steer_mode = ggml::llama::parse_steer_mode(value());
+        else if (f == "--attn-png")
+            a.attn_png = value();
+        else if (f == "--attn-layer")
+            a.attn_layer = (int)parse_int(f, value(), 0, INT32_MAX);
+        else if (f == "--attn-head")
+            a.attn_head = (int)parse_int(f, value(), 0, INT32_MAX);
         else if (f == "-q")
             a.quiet = true;
         else if (f == "-v")
@@ -143,7 +183,59 @@ Args parse_args(int argc, char** argv) {
     }
     if (a.model.empty()) throw Error("no model given (-m FILE)");
     if (a.prompt && a.tokens) throw Error("give either -p or --tokens, not both");
+    if (!a.steering() && (a.steer_heads || a.steer_alpha || !a.attn_png.empty()))
+        throw Error(
+            "--steer-heads, --steer-alpha and --attn-png need --steer-span or --steer-text");
+    if (!a.attn_png.empty() && (a.attn_layer < 0 || a.attn_head < 0))
+        throw Error("--attn-png needs --attn-layer L and --attn-head H");
     return a;
+}
+
+ggml::llama::Steering make_steering(const Args& a, const ggml::llama::Model& model,
+                                    const ggml::Tokenizer* tok, const std::vector<int32_t>& prompt,
+                                    int n_ctx) {
+    namespace L = ggml::llama;
+    L::SteeringSpec spec;
+    spec.spans = a.steer_spans;
+    for (const std::string& t : a.steer_texts) {
+        if (!tok) throw Error("--steer-text needs the model's tokenizer; use --steer-span");
+        spec.spans.push_back(L::find_text_span(*tok, prompt, t));
+    }
+    float file_alpha = -1.0f;
+    if (a.steer_heads) {
+        const L::HeadConfig hc = L::parse_heads_arg(*a.steer_heads, &file_alpha);
+        spec.all_heads = hc.all_heads;
+        if (!hc.all_heads) spec.heads = L::head_sets(hc, model.hp);
+    }
+    spec.alpha = a.steer_alpha ? *a.steer_alpha : file_alpha > 0 ? file_alpha : 0.01f;
+    spec.mode = a.steer_mode;
+    L::Steering s = spec.to_steering(model.hp, (int32_t)prompt.size(), n_ctx);
+    if (a.verbose) {
+        std::string spans;
+        for (const L::TokenSpan& sp : spec.spans)
+            spans += " [" + std::to_string(sp.begin) + "," + std::to_string(sp.end) + ")";
+        std::fprintf(stderr, "steering: spans%s, alpha %g, %s mode\n", spans.c_str(),
+                     (double)spec.alpha,
+                     a.steer_mode == L::SteerMode::Exclude ? "exclude" : "include");
+    }
+    return s;
+}
+
+// The prompt's attention probabilities for one head from the float64 host forward pass, without
+// and with steering, side by side.
+void write_attention_png(const Args& a, const ggml::llama::Model& model,
+                         const std::vector<int32_t>& prompt, const ggml::llama::Steering& s) {
+    namespace L = ggml::llama;
+    std::vector<double> before, after;
+    L::reference_forward(model, prompt, nullptr, a.attn_layer, a.attn_head, &before);
+    L::reference_forward(model, prompt, &s, a.attn_layer, a.attn_head, &after);
+    const int32_t n = (int32_t)prompt.size();
+    const int32_t cell = std::max(1, std::min(32, 512 / n));
+    int32_t w = 0, h = 0;
+    const std::vector<uint8_t> img = L::render_attention_pair(before, after, n, cell, &w, &h);
+    L::write_png(a.attn_png, w, h, img);
+    std::fprintf(stderr, "attention: layer %d head %d, %dx%d png -> %s\n", a.attn_layer,
+                 a.attn_head, w, h, a.attn_png.c_str());
 }
 
 double seconds_since(Clock::time_point t0) {
@@ -198,6 +290,13 @@ int run(const Args& a) {
     so.n_ctx = n_ctx;
     so.kv_type = a.kv_type;
     ggml::llama::Session session(*model, backends, so);
+
+    std::optional<ggml::llama::Steering> steering;
+    if (a.steering()) {
+        steering = make_steering(a, *model, tok.get(), prompt, n_ctx);
+        session.set_steering(*steering);
+    }
+    if (!a.attn_png.empty()) write_attention_png(a, *model, prompt, *steering);
 
     // Prefill: the whole prompt as one batch.
     const bool all_logits = !a.logits_out.empty();
