@@ -29,9 +29,13 @@ build: configure
 
 # The bundled Shakespeare model, greedy from a short prompt. One thread: the model is tiny and
 # a second thread costs more in barriers than it gains.
-DEMO_PROMPT ?= ROMEO:
+DEMO_PROMPT ?= First Citizen:\nBefore we proceed any further, hear me speak.
 demo: build
-	./$(BUILD)/bin/ggml-llama -m models/shakespeare.gguf -p "$(DEMO_PROMPT)" -n 200 -t 1
+	@echo "== greedy =="
+	./$(BUILD)/bin/ggml-llama -m models/shakespeare.gguf -p "$$(printf '$(DEMO_PROMPT)')" -n 100 -t 1
+	@echo "== sampled (temperature 0.8, top-p 0.9) =="
+	./$(BUILD)/bin/ggml-llama -m models/shakespeare.gguf -p "$$(printf '$(DEMO_PROMPT)')" -n 200 -t 1 \
+	  --temp 0.8 --top-p 0.9 --seed 7
 
 # GGML_VK_VALIDATE=1: Khronos validation layers on; any validation error fails the test.
 test: build

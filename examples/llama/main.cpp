@@ -344,6 +344,7 @@ int run(const Args& a) {
     }
     const double t_decode = seconds_since(t2);
     if (!a.quiet) std::printf("\n");
+    std::fflush(stdout);  // the timings go to stderr; keep them after the text
     if (truncated)
         std::fprintf(stderr, "note: stopped at the context limit of %d tokens\n", session.n_ctx());
 
