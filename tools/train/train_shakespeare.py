@@ -102,8 +102,8 @@ def main():
     ap.add_argument("--ctx", type=int, default=256)
     ap.add_argument("--short-ctx", type=int, default=128,
                     help="window length of phase 1 (attention cost is quadratic)")
-    ap.add_argument("--steps", type=int, default=650, help="phase-1 steps at --short-ctx")
-    ap.add_argument("--long-steps", type=int, default=80, help="phase-2 steps at --ctx")
+    ap.add_argument("--steps", type=int, default=1400, help="phase-1 steps at --short-ctx")
+    ap.add_argument("--long-steps", type=int, default=150, help="phase-2 steps at --ctx")
     ap.add_argument("--tokens-per-step", type=int, default=1024)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=50)
@@ -111,7 +111,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads; 1 is fastest on a loaded 2-core machine")
-    ap.add_argument("--eval-every", type=int, default=100)
+    ap.add_argument("--eval-every", type=int, default=200)
     args = ap.parse_args()
 
     seed_everything(args.seed, args.threads)
