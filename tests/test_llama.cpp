@@ -488,6 +488,41 @@ TEST_CASE("llama: session input errors", "[llama]") {
     CHECK_THROWS_AS(s.eval({1}), ggml::Error);
 }
 
+TEST_CASE("llama: a session memory budget fails before allocating", "[llama]") {
+    RandomModel rm({32, 48, 2, 4, 2, 40, 16, true}, 5);
+    TempFile bin("budget.bin");
+    rm.write(bin.path);
+    auto m = Model::load(bin.path);
+    auto backend = cpu();
+    // Unlimited: learn what the cache and the prompt plan need.
+    Session free_run(*m, {backend.get()});
+    free_run.prepare(4);
+    const size_t kv = free_run.kv_bytes(), arena = free_run.plan_peak_bytes();
+    CHECK(kv == (size_t)2 * 2 * 16 * m->hp.kv_dim() * 4);  // layers x (K,V) x n_ctx x kv_dim
+    REQUIRE(arena > 0);
+    SessionOptions so;
+    so.memory_budget = kv - 1;  // the cache alone does not fit
+    try {
+        Session s(*m, {backend.get()}, so);
+        FAIL("expected a budget error");
+    } catch (const ggml::Error& e) {
+        CHECK_THAT(e.what(), Catch::Contains("KV cache") && Catch::Contains("memory budget"));
+    }
+    so.memory_budget = kv + arena - 1;  // the cache fits, the prompt's plan does not
+    Session tight(*m, {backend.get()}, so);
+    try {
+        tight.prepare(4);
+        FAIL("expected a budget error");
+    } catch (const ggml::Error& e) {
+        CHECK_THAT(e.what(), Catch::Contains("memory budget"));
+    }
+    so.memory_budget = kv + arena;  // exactly enough
+    Session fits(*m, {backend.get()}, so);
+    const std::vector<float> a = fits.eval({1, 2, 3, 4});
+    const std::vector<float> b = free_run.eval({1, 2, 3, 4});
+    CHECK(a == b);
+}
+
 TEST_CASE("llama: malformed llama2.c checkpoints give clear errors", "[llama]") {
     TempFile f("bad.bin");
     auto write_header = [&](std::vector<int32_t> h, size_t extra_floats) {

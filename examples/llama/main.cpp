@@ -47,6 +47,7 @@ struct Args {
     std::string backend = "cpu";
     ggml::DType kv_type = ggml::DType::F32;
     int n_ctx = 0;
+    size_t mem_budget = 0;  // 0 = unlimited
     std::string ids_out, logits_out;
     bool quiet = false, verbose = false;
     // Steering.
@@ -72,6 +73,7 @@ const char* kUsage =
     "  -t N               CPU threads (default: all)\n"
     "  --backend NAME     cpu, vulkan or cuda (default cpu)\n"
     "  --kv-type T        KV cache type f32 or f16 (default f32)\n"
+    "  --mem-budget N     fail (before allocating) if KV cache + planned arenas exceed N bytes\n"
     "  -c N               KV capacity (default: prompt + n, at most the model's context)\n"
     "  --ids-out FILE     write the generated ids, one per line\n"
     "  --logits-out FILE  write every prompt position's logits, f32 [n_prompt x vocab]\n"
@@ -141,6 +143,8 @@ Args parse_args(int argc, char** argv) {
             a.threads = (int)parse_int(f, value(), 1, 4096);
         else if (f == "--backend")
             a.backend = value();
+        else if (f == "--mem-budget")
+            a.mem_budget = (size_t)parse_int(f, value(), 1, INT64_MAX);
         else if (f == "--kv-type") {
             const std::string t = value();
             if (t == "f32")
@@ -289,6 +293,7 @@ int run(const Args& a) {
     ggml::llama::SessionOptions so;
     so.n_ctx = n_ctx;
     so.kv_type = a.kv_type;
+    so.memory_budget = a.mem_budget;
     ggml::llama::Session session(*model, backends, so);
 
     std::optional<ggml::llama::Steering> steering;
@@ -298,8 +303,22 @@ int run(const Args& a) {
     }
     if (!a.attn_png.empty()) write_attention_png(a, *model, prompt, *steering);
 
-    // Prefill: the whole prompt as one batch.
+    // Plan both graphs (the prompt batch and the reused n = 1 step) before anything runs, so the
+    // memory they need is known, checked against --mem-budget and reported up front.
     const bool all_logits = !a.logits_out.empty();
+    auto tp = Clock::now();
+    session.prepare(n_prompt, all_logits);
+    if (a.n_predict > 1 && n_prompt < n_ctx) session.prepare(1);
+    const double t_plan = seconds_since(tp);
+    if (!a.quiet) {
+        size_t wbytes = 0;
+        for (const ggml::Tensor* w : model->weights()) wbytes += w->nbytes();
+        std::fprintf(stderr, "memory: weights %.2f MiB, KV cache %.2f MiB, plan arena %.2f MiB\n",
+                     wbytes / 1048576.0, session.kv_bytes() / 1048576.0,
+                     session.plan_peak_bytes() / 1048576.0);
+    }
+
+    // Prefill: the whole prompt as one batch.
     auto t0 = Clock::now();
     std::vector<float> logits = session.eval(prompt, all_logits);
     const double t_prefill = seconds_since(t0);
@@ -312,9 +331,6 @@ int run(const Args& a) {
     }
 
     // Decode: one token per step through one reused plan.
-    auto t1 = Clock::now();
-    if (a.n_predict > 1 && n_prompt < n_ctx) session.prepare(1);
-    const double t_plan = seconds_since(t1);
     if (!a.quiet && tok) std::printf("%s", tok->decode(prompt).c_str());
     ggml::llama::Sampler sampler(a.temp, a.top_p, a.seed);
     std::vector<int32_t> generated;
@@ -356,7 +372,7 @@ int run(const Args& a) {
     if (a.verbose) std::fprintf(stderr, "%s", session.plan_summary().c_str());
     std::fprintf(stderr, "prefill: %d tokens in %.3f ms, %.1f tokens/s\n", n_prompt,
                  t_prefill * 1e3, n_prompt / t_prefill);
-    std::fprintf(stderr, "decode: %d tokens in %.3f ms, %.1f tokens/s (plan %.3f ms, once)\n",
+    std::fprintf(stderr, "decode: %d tokens in %.3f ms, %.1f tokens/s (planning %.3f ms, once)\n",
                  n_decode, t_decode * 1e3, n_decode > 0 ? n_decode / t_decode : 0.0, t_plan * 1e3);
     return 0;
 }

@@ -64,6 +64,12 @@ Session::Session(const Model& model, std::vector<Backend*> backends, const Sessi
         cache.push_back(k);
         cache.push_back(v);
     }
+    memory_budget_ = opt.memory_budget;
+    size_t kv = 0;
+    for (const Tensor* t : cache) kv += t->nbytes();
+    if (memory_budget_ > 0 && kv > memory_budget_)
+        fail("KV cache needs " + std::to_string(kv) + " bytes (" + std::to_string(n_ctx_) +
+             " tokens), over the memory budget of " + std::to_string(memory_budget_) + " bytes");
     cache_buf_ = alloc_tensors(*backends_[0], cache);
     // Masked slots get probability exactly 0, but 0 * NaN is NaN: unwritten slots must hold
     // finite values.
@@ -146,7 +152,12 @@ std::unique_ptr<Session::Step> Session::build_step(int32_t n, bool all_logits, b
 
     Graph g;
     g.build(st->logits);
-    st->exec = std::make_unique<Executor>(make_plan(c, g, backends_), backends_);
+    PlanOptions po;
+    if (memory_budget_ > 0) {
+        // The cache is already allocated: the graph gets what remains of the budget.
+        po.memory_budget = memory_budget_ > kv_bytes() ? memory_budget_ - kv_bytes() : 1;
+    }
+    st->exec = std::make_unique<Executor>(make_plan(c, g, backends_, po), backends_);
     return st;
 }
 
@@ -212,6 +223,19 @@ std::string Session::plan_summary() const {
     for (const auto& st : steps_)
         s << "n=" << st->n << (st->steered ? " steered" : "") << ": " << st->exec->plan().summary();
     return s.str();
+}
+
+size_t Session::kv_bytes() const {
+    size_t n = 0;
+    for (const Tensor* t : k_cache_) n += t->nbytes();
+    for (const Tensor* t : v_cache_) n += t->nbytes();
+    return n;
+}
+
+size_t Session::plan_peak_bytes() const {
+    size_t peak = 0;
+    for (const auto& st : steps_) peak = std::max(peak, st->exec->plan().peak_bytes());
+    return peak;
 }
 
 // ---- sampling --------------------------------------------------------------------------------

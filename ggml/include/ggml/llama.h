@@ -107,6 +107,11 @@ void save_gguf(const Model& m, const std::string& path);
 struct SessionOptions {
     int32_t n_ctx = 0;           // KV capacity in tokens; 0 = the model's context length
     DType kv_type = DType::F32;  // F32 or F16 (BF16 also accepted)
+    // > 0: the KV cache plus every planned graph's arena must fit in this many bytes; the
+    // constructor (for the cache) or the first eval of a batch shape (for its plan) throws
+    // ggml::Error naming the sizes instead of allocating. Weights are not counted: they are
+    // the model's (mmapped on the CPU).
+    size_t memory_budget = 0;
 };
 
 // Optional attention steering for one evaluation, applied through flash_attn's per-key bias:
@@ -145,6 +150,9 @@ class Session {
     void set_steering(Steering s);
     // Plan summaries of the graphs built so far (for -v output and tests).
     std::string plan_summary() const;
+    // Bytes of the KV cache, and the largest arena of the graphs planned so far.
+    size_t kv_bytes() const;
+    size_t plan_peak_bytes() const;
 
   private:
     struct Step;  // one planned graph: inputs, output, executor
@@ -155,6 +163,7 @@ class Session {
     std::vector<Backend*> backends_;
     int32_t n_ctx_ = 0;
     DType kv_type_ = DType::F32;
+    size_t memory_budget_ = 0;
     int32_t n_past_ = 0;
     Context cache_ctx_;                       // KV cache tensor metadata
     std::vector<Tensor*> k_cache_, v_cache_;  // per layer [kv_dim, n_ctx]
