@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install test: installs ggml into a temporary prefix and builds and runs consumer projects
 # against the installed tree only:
+#   consumer/            the programs both builds compile (C++ and C99)
 #   cmake-consumer/      find_package(ggml CONFIG): C++ (static), C (static), C++ (shared)
-#   pkgconfig-consumer/  plain `c++ ... $(pkg-config --cflags --libs ggml)` and the same for C
+#   (pkg-config)         plain `c++ ... $(pkg-config --cflags --libs ggml)` and the same for C
 #
 #   tests/install/run.sh                      configure, build and install a fresh tree (slow)
 #   tests/install/run.sh --build-dir DIR      install an already-built tree (what CTest runs)
@@ -72,9 +73,9 @@ else
 fi
 echo "pkg-config --cflags --libs ggml: $pc"
 # shellcheck disable=SC2086
-c++ -std=c++17 $flags "$here/pkgconfig-consumer/main.cpp" -o "$work/pc_cpp" $pc
+c++ -std=c++17 $flags "$here/consumer/main.cpp" -o "$work/pc_cpp" $pc
 "$work/pc_cpp"
 # shellcheck disable=SC2086
-cc -std=c99 $flags "$here/pkgconfig-consumer/main.c" -o "$work/pc_c" $pc
+cc -std=c99 $flags "$here/consumer/main.c" -o "$work/pc_c" $pc
 "$work/pc_c"
 echo "install test: all consumers built and ran"
