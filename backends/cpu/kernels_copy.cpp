@@ -18,12 +18,6 @@ namespace cpu {
 
 namespace {
 
-bool same_ne(const Tensor* a, const Tensor* b) {
-    for (int i = 0; i < kMaxDims; ++i)
-        if (a->ne[i] != b->ne[i]) return false;
-    return true;
-}
-
 // Copies the rows [r0, r1) of a into node, converting dtypes element by element when needed.
 void copy_rows(const Tensor* a, const Tensor* node, int64_t r0, int64_t r1) {
     const int64_t n = a->ne[0];
@@ -61,7 +55,7 @@ std::string node_name(const Tensor* t) {
 
 bool supports_CONT(const Tensor* node) {
     const Tensor* a = node->src[0];
-    return a && a->type == node->type && same_ne(a, node);
+    return a && a->type == node->type && same_shape(a, node);
 }
 GGML_CPU_NO_WORK(CONT)
 void run_CONT(const Tensor* node, const KernelArgs& args) {
@@ -70,7 +64,7 @@ void run_CONT(const Tensor* node, const KernelArgs& args) {
 
 bool supports_CPY(const Tensor* node) {
     const Tensor* a = node->src[0];
-    if (!a || !same_ne(a, node)) return false;
+    if (!a || !same_shape(a, node)) return false;
     if (a->type == DType::I32 || node->type == DType::I32) return a->type == node->type;
     return is_float_type(a->type) && is_float_type(node->type);
 }
@@ -125,7 +119,7 @@ bool supports_SET_ROWS(const Tensor* node) {
     const Tensor* dst = node->src[0];
     const Tensor* src = node->src[1];
     const Tensor* ids = node->src[2];
-    return dst && is_float_type(dst->type) && node->type == dst->type && same_ne(node, dst) &&
+    return dst && is_float_type(dst->type) && node->type == dst->type && same_shape(node, dst) &&
            all_type(src, DType::F32) && all_type(ids, DType::I32) && src->ne[0] == dst->ne[0] &&
            src->ne[2] == dst->ne[2] && src->ne[3] == dst->ne[3] && ids->ne[0] == src->ne[1] &&
            ids->ne[1] == src->ne[2] && ids->ne[2] == src->ne[3] && ids->ne[3] == 1;

@@ -23,12 +23,6 @@ namespace cpu {
 
 namespace {
 
-bool same_ne(const Tensor* a, const Tensor* b) {
-    for (int i = 0; i < kMaxDims; ++i)
-        if (a->ne[i] != b->ne[i]) return false;
-    return true;
-}
-
 bool broadcasts(const Tensor* a, const Tensor* b) {
     for (int i = 0; i < kMaxDims; ++i)
         if (b->ne[i] <= 0 || a->ne[i] % b->ne[i] != 0) return false;
@@ -39,12 +33,12 @@ bool supports_binary(const Tensor* node) {
     const Tensor* a = node->src[0];
     const Tensor* b = node->src[1];
     return all_type(node, DType::F32) && all_type(a, DType::F32) && all_type(b, DType::F32) &&
-           same_ne(node, a) && broadcasts(a, b);
+           same_shape(node, a) && broadcasts(a, b);
 }
 
 bool supports_unary(const Tensor* node) {
     const Tensor* a = node->src[0];
-    return all_type(node, DType::F32) && all_type(a, DType::F32) && same_ne(node, a);
+    return all_type(node, DType::F32) && all_type(a, DType::F32) && same_shape(node, a);
 }
 
 template <typename F>

@@ -28,16 +28,10 @@ namespace cpu {
 
 namespace {
 
-bool same_ne(const Tensor* a, const Tensor* b) {
-    for (int i = 0; i < kMaxDims; ++i)
-        if (a->ne[i] != b->ne[i]) return false;
-    return true;
-}
-
 // f32 result with packed rows, f32 source of the same shape.
 bool supports_rowwise(const Tensor* node) {
     const Tensor* a = node->src[0];
-    return all_type(node, DType::F32) && all_type(a, DType::F32) && same_ne(node, a) &&
+    return all_type(node, DType::F32) && all_type(a, DType::F32) && same_shape(node, a) &&
            node->nb[0] == 4;
 }
 

@@ -135,12 +135,6 @@ inline unsigned grid_for(int64_t n, int threads) {
     return (unsigned)b;
 }
 
-inline bool same_ne(const Tensor* a, const Tensor* b) {
-    for (int i = 0; i < kMaxDims; ++i)
-        if (a->ne[i] != b->ne[i]) return false;
-    return true;
-}
-
 inline bool is_float_type(DType t) {
     return t == DType::F32 || t == DType::F16 || t == DType::BF16;
 }

@@ -94,7 +94,7 @@ __global__ void set_rows_kernel(TensorView src, TensorView ids, TensorView y, De
 
 bool supports_CONT(const Tensor* node, const DeviceInfo&) {
     const Tensor* a = node->src[0];
-    return a && a->type == node->type && same_ne(a, node);
+    return a && a->type == node->type && same_shape(a, node);
 }
 GGML_CUDA_NO_WORK(CONT)
 void run_CONT(const Tensor* node, const RunCtx& ctx) {
@@ -103,7 +103,7 @@ void run_CONT(const Tensor* node, const RunCtx& ctx) {
 
 bool supports_CPY(const Tensor* node, const DeviceInfo&) {
     const Tensor* a = node->src[0];
-    if (!a || !same_ne(a, node)) return false;
+    if (!a || !same_shape(a, node)) return false;
     if (a->type == DType::I32 || node->type == DType::I32) return a->type == node->type;
     return is_float_type(a->type) && is_float_type(node->type);
 }
@@ -138,7 +138,7 @@ bool supports_SET_ROWS(const Tensor* node, const DeviceInfo&) {
     const Tensor* dst = node->src[0];
     const Tensor* src = node->src[1];
     const Tensor* ids = node->src[2];
-    return dst && is_float_type(dst->type) && node->type == dst->type && same_ne(node, dst) &&
+    return dst && is_float_type(dst->type) && node->type == dst->type && same_shape(node, dst) &&
            has_type(src, DType::F32) && has_type(ids, DType::I32) && src->ne[0] == dst->ne[0] &&
            src->ne[2] == dst->ne[2] && src->ne[3] == dst->ne[3] && ids->ne[0] == src->ne[1] &&
            ids->ne[1] == src->ne[2] && ids->ne[2] == src->ne[3] && ids->ne[3] == 1;

@@ -85,7 +85,7 @@ bool supports_binary(const Tensor* node) {
     const Tensor* a = node->src[0];
     const Tensor* b = node->src[1];
     if (!has_type(node, DType::F32) || !has_type(a, DType::F32) || !has_type(b, DType::F32) ||
-        !same_ne(node, a))
+        !same_shape(node, a))
         return false;
     for (int i = 0; i < kMaxDims; ++i)
         if (b->ne[i] <= 0 || a->ne[i] % b->ne[i] != 0) return false;
@@ -94,7 +94,7 @@ bool supports_binary(const Tensor* node) {
 
 bool supports_unary(const Tensor* node) {
     const Tensor* a = node->src[0];
-    return has_type(node, DType::F32) && has_type(a, DType::F32) && same_ne(node, a);
+    return has_type(node, DType::F32) && has_type(a, DType::F32) && same_shape(node, a);
 }
 
 template <int OP>

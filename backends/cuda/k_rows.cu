@@ -202,7 +202,7 @@ __global__ void rope_kernel(TensorView a, TensorView pos, TensorView y, int n_di
 
 bool supports_rowwise(const Tensor* node) {
     const Tensor* a = node->src[0];
-    return has_type(node, DType::F32) && has_type(a, DType::F32) && same_ne(node, a) &&
+    return has_type(node, DType::F32) && has_type(a, DType::F32) && same_shape(node, a) &&
            a->nrows() <= 0x7fffffffLL;
 }
 

@@ -15,12 +15,6 @@ namespace vk {
 
 namespace {
 
-bool same_ne(const Tensor* a, const Tensor* b) {
-    for (int i = 0; i < kMaxDims; ++i)
-        if (a->ne[i] != b->ne[i]) return false;
-    return true;
-}
-
 bool is_float(DType t) {
     return t == DType::F32 || t == DType::F16 || t == DType::BF16;
 }
@@ -90,7 +84,7 @@ GGML_VK_NO_KERNEL(TRANSPOSE)
 
 bool supports_CONT(const Tensor* node, const Limits& lim) {
     const Tensor* a = node->src[0];
-    return a && a->type == node->type && same_ne(a, node) &&
+    return a && a->type == node->type && same_shape(a, node) &&
            grid_fits((uint64_t)node->nelements(), 256, lim);
 }
 void prepare_CONT(const Tensor* node, std::vector<Dispatch>& out) {
@@ -101,7 +95,7 @@ void prepare_CONT(const Tensor* node, std::vector<Dispatch>& out) {
 
 bool supports_CPY(const Tensor* node, const Limits& lim) {
     const Tensor* a = node->src[0];
-    if (!a || !same_ne(a, node) || !grid_fits((uint64_t)node->nelements(), 256, lim)) return false;
+    if (!a || !same_shape(a, node) || !grid_fits((uint64_t)node->nelements(), 256, lim)) return false;
     if (a->type == DType::I32 || node->type == DType::I32) return a->type == node->type;
     return is_float(a->type) && is_float(node->type);
 }
@@ -129,7 +123,7 @@ bool supports_SET_ROWS(const Tensor* node, const Limits& lim) {
     const Tensor* dst = node->src[0];
     const Tensor* src = node->src[1];
     const Tensor* ids = node->src[2];
-    return dst && is_float(dst->type) && node->type == dst->type && same_ne(node, dst) &&
+    return dst && is_float(dst->type) && node->type == dst->type && same_shape(node, dst) &&
            all_type(src, DType::F32) && all_type(ids, DType::I32) && src->ne[0] == dst->ne[0] &&
            src->ne[2] == dst->ne[2] && src->ne[3] == dst->ne[3] && ids->ne[0] == src->ne[1] &&
            ids->ne[1] == src->ne[2] && ids->ne[2] == src->ne[3] && ids->ne[3] == 1 &&
@@ -161,7 +155,7 @@ bool supports_binary(const Tensor* node, const Limits& lim) {
     const Tensor* a = node->src[0];
     const Tensor* b = node->src[1];
     if (!all_type(node, DType::F32) || !all_type(a, DType::F32) || !all_type(b, DType::F32) ||
-        !same_ne(node, a))
+        !same_shape(node, a))
         return false;
     for (int i = 0; i < kMaxDims; ++i)
         if (a->ne[i] % b->ne[i] != 0) return false;
@@ -175,7 +169,7 @@ void prepare_binary(const Tensor* node, std::vector<Dispatch>& out, uint32_t op)
 
 bool supports_unary(const Tensor* node, const Limits& lim) {
     const Tensor* a = node->src[0];
-    return all_type(node, DType::F32) && all_type(a, DType::F32) && same_ne(node, a) &&
+    return all_type(node, DType::F32) && all_type(a, DType::F32) && same_shape(node, a) &&
            grid_fits((uint64_t)node->nelements(), 256, lim);
 }
 void prepare_unary(const Tensor* node, std::vector<Dispatch>& out, uint32_t op) {
@@ -202,7 +196,7 @@ bool supports_DIV(const Tensor* n, const Limits& l) {
     return supports_binary(n, l);
 }
 bool supports_SWIGLU(const Tensor* n, const Limits& l) {
-    return supports_binary(n, l) && same_ne(n->src[0], n->src[1]);
+    return supports_binary(n, l) && same_shape(n->src[0], n->src[1]);
 }
 void prepare_ADD(const Tensor* n, std::vector<Dispatch>& o) {
     prepare_binary(n, o, 0);
@@ -378,7 +372,7 @@ bool supports_ROPE(const Tensor* node, const Limits& lim) {
     const Tensor* a = node->src[0];
     const Tensor* pos = node->src[1];
     if (!all_type(a, DType::F32) || !all_type(pos, DType::I32) || !all_type(node, DType::F32) ||
-        !same_ne(node, a))
+        !same_shape(node, a))
         return false;
     const RopeParams p = node->params<RopeParams>();
     return pos->ne[0] == a->ne[2] && p.n_dims > 0 && p.n_dims % 2 == 0 && p.n_dims <= a->ne[0] &&
