@@ -71,28 +71,7 @@ bool in_set(const SteerParams& sp, int64_t h) {
 // q f32 [D, n_q, H_q, B]; k [D, n_kv, H_kv, B], v [Dv, n_kv, H_kv, B] (f32/f16/bf16, one dtype);
 // mask f32 [n_kv, n_q, 1|H_q, 1|B]; steer bias f32 [n_kv, 1, 1, 1|B] -> f32 [Dv, H_q, n_q, B]
 bool supports_FLASH_ATTN(const Tensor* node) {
-    const Tensor* q = node->src[0];
-    const Tensor* k = node->src[1];
-    const Tensor* v = node->src[2];
-    const Tensor* mask = node->src[3];
-    const Tensor* sb = node->src[4];
-    if (!all_type(q, DType::F32) || !k || !v || !is_float_type(k->type) || k->type != v->type ||
-        !all_type(node, DType::F32) || node->nb[0] != 4)
-        return false;
-    const int64_t D = q->ne[0], n_q = q->ne[1], Hq = q->ne[2], B = q->ne[3];
-    const int64_t n_kv = k->ne[1], Hkv = k->ne[2];
-    if (k->ne[0] != D || v->ne[1] != n_kv || v->ne[2] != Hkv || Hq % Hkv != 0 || k->ne[3] != B ||
-        v->ne[3] != B)
-        return false;
-    if (node->ne[0] != v->ne[0] || node->ne[1] != Hq || node->ne[2] != n_q || node->ne[3] != B)
-        return false;
-    if (mask && (mask->type != DType::F32 || mask->ne[0] != n_kv || mask->ne[1] != n_q ||
-                 Hq % mask->ne[2] != 0 || B % mask->ne[3] != 0))
-        return false;
-    if (sb && (sb->type != DType::F32 || sb->ne[0] != n_kv || sb->ne[1] != 1 || sb->ne[2] != 1 ||
-               B % sb->ne[3] != 0))
-        return false;
-    return true;
+    return flash_attn_well_formed(node);  // every dtype and layout the op allows
 }
 
 namespace {

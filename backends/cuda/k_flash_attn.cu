@@ -403,26 +403,10 @@ void allow_smem(K kernel, size_t smem) {
 }  // namespace
 
 bool supports_FLASH_ATTN(const Tensor* node, const DeviceInfo& dev) {
+    if (!flash_attn_well_formed(node)) return false;
     const Tensor* q = node->src[0];
     const Tensor* k = node->src[1];
     const Tensor* v = node->src[2];
-    const Tensor* mask = node->src[3];
-    const Tensor* sb = node->src[4];
-    if (!has_type(q, DType::F32) || !k || !v || !is_float_type(k->type) || k->type != v->type ||
-        !has_type(node, DType::F32))
-        return false;
-    if (!q->rows_contiguous() || !k->rows_contiguous() || !v->rows_contiguous()) return false;
-    if (k->ne[0] != q->ne[0] || v->ne[1] != k->ne[1] || v->ne[2] != k->ne[2] ||
-        q->ne[2] % k->ne[2] != 0 || q->ne[3] != k->ne[3] || v->ne[3] != k->ne[3])
-        return false;
-    if (node->ne[0] != v->ne[0] || node->ne[1] != q->ne[2] || node->ne[2] != q->ne[1] ||
-        node->ne[3] != q->ne[3])
-        return false;
-    if (mask && (mask->type != DType::F32 || mask->ne[0] != k->ne[1] || mask->ne[1] != q->ne[1] ||
-                 q->ne[2] % mask->ne[2] != 0 || q->ne[3] % mask->ne[3] != 0))
-        return false;
-    if (sb && (sb->type != DType::F32 || sb->ne[0] != k->ne[1] || q->ne[3] % sb->ne[3] != 0))
-        return false;
     // Indices are int inside the kernels.
     for (int i = 0; i < 4; ++i)
         if (q->ne[i] > 0x7fffffff || k->ne[i] > 0x7fffffff || v->ne[i] > 0x7fffffff) return false;

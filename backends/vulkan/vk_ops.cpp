@@ -396,27 +396,10 @@ constexpr int64_t kFaRows = 8;    // flash_attn.comp's BR
 constexpr int64_t kFaMaxD = 256;  // flash_attn.comp's DMAX
 
 bool supports_FLASH_ATTN(const Tensor* node, const Limits& lim) {
+    if (!flash_attn_well_formed(node)) return false;
     const Tensor* q = node->src[0];
-    const Tensor* k = node->src[1];
-    const Tensor* v = node->src[2];
-    const Tensor* mask = node->src[3];
-    const Tensor* sb = node->src[4];
-    if (!all_type(q, DType::F32) || !k || !v || !is_float(k->type) || k->type != v->type ||
-        !all_type(node, DType::F32))
-        return false;
     const int64_t D = q->ne[0], n_q = q->ne[1], Hq = q->ne[2], B = q->ne[3];
-    const int64_t n_kv = k->ne[1], Hkv = k->ne[2];
-    if (k->ne[0] != D || v->ne[1] != n_kv || v->ne[2] != Hkv || Hq % Hkv != 0 || k->ne[3] != B ||
-        v->ne[3] != B)
-        return false;
-    if (node->ne[0] != v->ne[0] || node->ne[1] != Hq || node->ne[2] != n_q || node->ne[3] != B)
-        return false;
-    if (mask && (mask->type != DType::F32 || mask->ne[0] != n_kv || mask->ne[1] != n_q ||
-                 Hq % mask->ne[2] != 0 || B % mask->ne[3] != 0))
-        return false;
-    if (sb && (sb->type != DType::F32 || sb->ne[0] != n_kv || sb->ne[1] != 1 || sb->ne[2] != 1 ||
-               B % sb->ne[3] != 0))
-        return false;
+    const Tensor* v = node->src[2];
     return D <= kFaMaxD && v->ne[0] <= kFaMaxD &&
            (uint64_t)(n_q + kFaRows - 1) / kFaRows <= lim.max_groups[0] &&
            (uint64_t)Hq <= lim.max_groups[1] && (uint64_t)B <= lim.max_groups[2];

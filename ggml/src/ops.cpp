@@ -414,6 +414,20 @@ Tensor* flash_attn(Context& ctx, Tensor* q, Tensor* k, Tensor* v, Tensor* mask,
     return t;
 }
 
+bool flash_attn_well_formed(const Tensor* node) {
+    if (!node || node->op != Op::FLASH_ATTN) return false;
+    Tensor* const* src = node->src;
+    try {
+        check_flash_attn("flash_attn", src[0], src[1], src[2], src[3],
+                         node->params<FlashAttnParams>(), src[4]);
+    } catch (const Error&) {
+        return false;
+    }
+    const Tensor *q = src[0], *v = src[2];
+    return node->type == DType::F32 && node->is_contiguous() && node->ne[0] == v->ne[0] &&
+           node->ne[1] == q->ne[2] && node->ne[2] == q->ne[1] && node->ne[3] == q->ne[3];
+}
+
 Tensor* flash_attn_naive(Context& ctx, Tensor* q, Tensor* k, Tensor* v, Tensor* mask,
                          const FlashAttnParams& p, Tensor* steer_bias) {
     check_flash_attn("flash_attn_naive", q, k, v, mask, p, steer_bias);

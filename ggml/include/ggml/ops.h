@@ -131,6 +131,11 @@ struct FlashAttnParams {
 Tensor* flash_attn(Context& ctx, Tensor* q, Tensor* k, Tensor* v, Tensor* mask,
                    const FlashAttnParams& p, Tensor* steer_bias = nullptr);
 
+// True when `node` is a FLASH_ATTN node whose sources and result satisfy every rule above (the
+// builder's own check, without throwing). Backends call it in supports() and add only their
+// own limits (dtypes they lack, head sizes, grid sizes).
+bool flash_attn_well_formed(const Tensor* node);
+
 // The same attention built from simpler ops (mul_mat, scale, tanh, steer, soft_max, mul_mat,
 // permute, cont): the naive path, also the decomposition used where a backend has no fused
 // kernel. Same arguments and result shape as flash_attn.
