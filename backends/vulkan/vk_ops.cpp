@@ -95,7 +95,8 @@ void prepare_CONT(const Tensor* node, std::vector<Dispatch>& out) {
 
 bool supports_CPY(const Tensor* node, const Limits& lim) {
     const Tensor* a = node->src[0];
-    if (!a || !same_shape(a, node) || !grid_fits((uint64_t)node->nelements(), 256, lim)) return false;
+    if (!a || !same_shape(a, node) || !grid_fits((uint64_t)node->nelements(), 256, lim))
+        return false;
     if (a->type == DType::I32 || node->type == DType::I32) return a->type == node->type;
     return is_float(a->type) && is_float(node->type);
 }

@@ -35,15 +35,24 @@ Args parse(int argc, char** argv) {
             }
             return std::atoi(argv[++i]);
         };
-        if (s == "-t") a.threads = next();
-        else if (s == "--n-q") a.n_q = next();
-        else if (s == "--n-kv") a.n_kv = next();
-        else if (s == "--heads") a.heads = next();
-        else if (s == "--kv-heads") a.kv_heads = next();
-        else if (s == "-d") a.d = next();
-        else if (s == "--reps") a.reps = next();
-        else if (s == "--causal") a.causal = true;
-        else if (s == "--no-causal") a.causal = false;
+        if (s == "-t")
+            a.threads = next();
+        else if (s == "--n-q")
+            a.n_q = next();
+        else if (s == "--n-kv")
+            a.n_kv = next();
+        else if (s == "--heads")
+            a.heads = next();
+        else if (s == "--kv-heads")
+            a.kv_heads = next();
+        else if (s == "-d")
+            a.d = next();
+        else if (s == "--reps")
+            a.reps = next();
+        else if (s == "--causal")
+            a.causal = true;
+        else if (s == "--no-causal")
+            a.causal = false;
         else {
             std::fprintf(stderr,
                          "usage: %s [-t THREADS] [--n-q N] [--n-kv N] [--heads H] [--kv-heads H] "
@@ -133,8 +142,8 @@ int main(int argc, char** argv) {
         double flops = 4.0 * a.n_q * a.n_kv * a.d * a.heads;
         if (a.causal) flops /= 2;
         std::printf("\n%-12s %10s %10s %14s\n", "path", "ms", "GFLOP/s", "peak bytes");
-        std::printf("%-12s %10.3f %10.2f %14zu\n", "flash_attn", flash.ms,
-                    flops / flash.ms * 1e-6, flash.peak);
+        std::printf("%-12s %10.3f %10.2f %14zu\n", "flash_attn", flash.ms, flops / flash.ms * 1e-6,
+                    flash.peak);
         std::printf("%-12s %10.3f %10.2f %14zu\n", "naive", naive.ms, flops / naive.ms * 1e-6,
                     naive.peak);
         std::printf("flash vs naive: NMSE %.3g, max |diff| %.3g\n", ref > 0 ? err / ref : 0.0,

@@ -13,7 +13,9 @@ namespace {
     throw Error(std::string(op) + ": " + msg);
 }
 
-std::string shp(const Tensor* t) { return t ? t->shape_str() : std::string("null"); }
+std::string shp(const Tensor* t) {
+    return t ? t->shape_str() : std::string("null");
+}
 
 void require_not_null(const char* op, const Tensor* t, const char* what) {
     if (!t) fail(op, std::string(what) + " is null");
@@ -31,9 +33,9 @@ void require_type(const char* op, const Tensor* t, const char* what,
 
 void require_rows_packed(const char* op, const Tensor* t, const char* what) {
     if (!t->rows_contiguous())
-        fail(op, std::string(what) + " " + shp(t) + " must have packed rows (nb[0] = " +
-                     std::to_string(dtype_size(t->type)) + ", got " + std::to_string(t->nb[0]) +
-                     ")");
+        fail(op, std::string(what) + " " + shp(t) +
+                     " must have packed rows (nb[0] = " + std::to_string(dtype_size(t->type)) +
+                     ", got " + std::to_string(t->nb[0]) + ")");
 }
 
 // A fresh contiguous result node.
@@ -64,7 +66,9 @@ Tensor* new_alias(Context& ctx, Op op, Tensor* a, size_t extra_offset) {
 }
 
 // Bytes of a's memory reachable from its start (for view bounds checks).
-size_t span(const Tensor* a) { return a->nbytes(); }
+size_t span(const Tensor* a) {
+    return a->nbytes();
+}
 
 }  // namespace
 
@@ -210,24 +214,39 @@ Tensor* unary(Context& ctx, Op op, Tensor* a) {
 
 }  // namespace
 
-Tensor* add(Context& ctx, Tensor* a, Tensor* b) { return binary(ctx, Op::ADD, a, b); }
-Tensor* sub(Context& ctx, Tensor* a, Tensor* b) { return binary(ctx, Op::SUB, a, b); }
-Tensor* mul(Context& ctx, Tensor* a, Tensor* b) { return binary(ctx, Op::MUL, a, b); }
-Tensor* div(Context& ctx, Tensor* a, Tensor* b) { return binary(ctx, Op::DIV, a, b); }
+Tensor* add(Context& ctx, Tensor* a, Tensor* b) {
+    return binary(ctx, Op::ADD, a, b);
+}
+Tensor* sub(Context& ctx, Tensor* a, Tensor* b) {
+    return binary(ctx, Op::SUB, a, b);
+}
+Tensor* mul(Context& ctx, Tensor* a, Tensor* b) {
+    return binary(ctx, Op::MUL, a, b);
+}
+Tensor* div(Context& ctx, Tensor* a, Tensor* b) {
+    return binary(ctx, Op::DIV, a, b);
+}
 
 Tensor* scale(Context& ctx, Tensor* a, float s, float bias) {
-    if (!std::isfinite(s) || !std::isfinite(bias))
-        fail("scale", "factor and bias must be finite");
+    if (!std::isfinite(s) || !std::isfinite(bias)) fail("scale", "factor and bias must be finite");
     Tensor* t = unary(ctx, Op::SCALE, a);
     const float p[2] = {s, bias};
     t->set_params(p);
     return t;
 }
 
-Tensor* sqr(Context& ctx, Tensor* a) { return unary(ctx, Op::SQR, a); }
-Tensor* tanh(Context& ctx, Tensor* a) { return unary(ctx, Op::TANH, a); }
-Tensor* silu(Context& ctx, Tensor* a) { return unary(ctx, Op::SILU, a); }
-Tensor* gelu(Context& ctx, Tensor* a) { return unary(ctx, Op::GELU, a); }
+Tensor* sqr(Context& ctx, Tensor* a) {
+    return unary(ctx, Op::SQR, a);
+}
+Tensor* tanh(Context& ctx, Tensor* a) {
+    return unary(ctx, Op::TANH, a);
+}
+Tensor* silu(Context& ctx, Tensor* a) {
+    return unary(ctx, Op::SILU, a);
+}
+Tensor* gelu(Context& ctx, Tensor* a) {
+    return unary(ctx, Op::GELU, a);
+}
 
 Tensor* swiglu(Context& ctx, Tensor* a, Tensor* b) {
     require_type("swiglu", a, "gate", {DType::F32});
@@ -248,7 +267,9 @@ Tensor* norm(Context& ctx, Op op, Tensor* a, float eps) {
 }
 }  // namespace
 
-Tensor* rms_norm(Context& ctx, Tensor* a, float eps) { return norm(ctx, Op::RMS_NORM, a, eps); }
+Tensor* rms_norm(Context& ctx, Tensor* a, float eps) {
+    return norm(ctx, Op::RMS_NORM, a, eps);
+}
 Tensor* layer_norm(Context& ctx, Tensor* a, float eps) {
     return norm(ctx, Op::LAYER_NORM, a, eps);
 }
@@ -273,9 +294,9 @@ Tensor* mul_mat(Context& ctx, Tensor* a, Tensor* b) {
     require_rows_packed("mul_mat", a, "a");
     require_rows_packed("mul_mat", b, "b");
     if (a->ne[0] != b->ne[0])
-        fail("mul_mat", "inner dimensions differ: a " + shp(a) + " has K=" +
-                            std::to_string(a->ne[0]) + ", b " + shp(b) + " has K=" +
-                            std::to_string(b->ne[0]));
+        fail("mul_mat", "inner dimensions differ: a " + shp(a) +
+                            " has K=" + std::to_string(a->ne[0]) + ", b " + shp(b) +
+                            " has K=" + std::to_string(b->ne[0]));
     if (b->ne[2] % a->ne[2] != 0 || b->ne[3] % a->ne[3] != 0)
         fail("mul_mat", "batch dims of a " + shp(a) + " do not broadcast to b " + shp(b) +
                             " (b.ne2 % a.ne2 and b.ne3 % a.ne3 must be 0)");
@@ -308,21 +329,21 @@ Tensor* rope(Context& ctx, Tensor* a, Tensor* pos, const RopeParams& p) {
 namespace {
 
 // mask f32 [n_kv, n_q, 1|H, 1|B] for scores [n_kv, n_q, H, B]
-void check_mask(const char* op, const Tensor* mask, int64_t n_kv, int64_t n_q, int64_t h,
-                int64_t b, const Tensor* ref) {
+void check_mask(const char* op, const Tensor* mask, int64_t n_kv, int64_t n_q, int64_t h, int64_t b,
+                const Tensor* ref) {
     if (!mask) return;
     require_type(op, mask, "mask", {DType::F32});
     require_rows_packed(op, mask, "mask");
     if (mask->ne[0] != n_kv || mask->ne[1] != n_q || (mask->ne[2] != 1 && mask->ne[2] != h) ||
         (mask->ne[3] != 1 && mask->ne[3] != b))
         fail(op, "mask " + shp(mask) + " must be [" + std::to_string(n_kv) + ", " +
-                     std::to_string(n_q) + ", 1|" + std::to_string(h) + ", 1|" +
-                     std::to_string(b) + "] for " + shp(ref));
+                     std::to_string(n_q) + ", 1|" + std::to_string(h) + ", 1|" + std::to_string(b) +
+                     "] for " + shp(ref));
 }
 
 // bias f32 [n_kv, 1, 1, 1|B]; heads must exist
-void check_steer(const char* op, const Tensor* bias, const HeadSet& heads, int64_t n_kv,
-                 int64_t h, int64_t b, const Tensor* ref) {
+void check_steer(const char* op, const Tensor* bias, const HeadSet& heads, int64_t n_kv, int64_t h,
+                 int64_t b, const Tensor* ref) {
     if (!bias) {
         if (heads.any()) fail(op, "steered heads are selected but no steering bias is given");
         return;

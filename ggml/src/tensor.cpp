@@ -13,7 +13,8 @@ const DTypeInfo& dtype_info(DType t) {
         {"bf16", 2, true},
         {"i32", 4, false},
     };
-    if ((int)t >= (int)DType::COUNT) throw Error("dtype_info: invalid dtype id " + std::to_string((int)t));
+    if ((int)t >= (int)DType::COUNT)
+        throw Error("dtype_info: invalid dtype id " + std::to_string((int)t));
     return kInfo[(int)t];
 }
 

@@ -17,7 +17,7 @@ class Backend;
 
 // A block of device memory. Host buffers expose `base()` for direct access.
 class Buffer {
-public:
+  public:
     virtual ~Buffer() = default;
     virtual Backend& backend() const = 0;
     virtual size_t size() const = 0;
@@ -32,19 +32,19 @@ public:
 
 // The first run-time error a kernel met (e.g. an out-of-range row id); the executor throws it.
 class KernelErrors {
-public:
+  public:
     void report(const std::string& msg);
     bool any() const { return flag_.load(std::memory_order_relaxed); }
     std::string take();
 
-private:
+  private:
     std::atomic<bool> flag_{false};
     std::mutex mu_;
     std::string first_;
 };
 
 class Backend {
-public:
+  public:
     virtual ~Backend() = default;
     virtual const char* name() const = 0;
     // True when this backend's buffers are plain host memory (no copies needed to/from CPU).

@@ -10,7 +10,7 @@
 namespace ggml {
 
 class Context {
-public:
+  public:
     Context() = default;
     Context(const Context&) = delete;
     Context& operator=(const Context&) = delete;
@@ -27,7 +27,7 @@ public:
 
     size_t n_tensors() const { return tensors_.size(); }
 
-private:
+  private:
     std::deque<Tensor> tensors_;  // deque: stable addresses as it grows
 };
 

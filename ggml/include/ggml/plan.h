@@ -34,10 +34,10 @@ struct PlanOptions {
 
 struct PlanNode {
     Tensor* tensor = nullptr;
-    int backend = -1;             // index into Plan::backend_names
-    int segment = -1;             // index into Plan::segments
+    int backend = -1;              // index into Plan::backend_names
+    int segment = -1;              // index into Plan::segments
     Tensor* lowered_to = nullptr;  // fused node computed by its decomposition; not run itself
-    size_t work_offset = 0;       // scratch inside the backend's arena
+    size_t work_offset = 0;        // scratch inside the backend's arena
     size_t work_size = 0;
 };
 
@@ -53,10 +53,10 @@ enum class Placement : uint8_t {
 struct PlanTensor {
     Tensor* tensor = nullptr;
     Placement placement = Placement::Arena;
-    int backend = -1;       // backend whose memory holds it
-    int first = 0;          // first node index that needs the memory (defines or reads it)
-    int last = 0;           // last node index that needs it
-    int block = -1;         // index into Plan::blocks for Arena/InPlace tensors
+    int backend = -1;  // backend whose memory holds it
+    int first = 0;     // first node index that needs the memory (defines or reads it)
+    int last = 0;      // last node index that needs it
+    int block = -1;    // index into Plan::blocks for Arena/InPlace tensors
     const Tensor* shares = nullptr;
 };
 
@@ -105,7 +105,7 @@ Plan make_plan(Context& ctx, const Graph& graph, const std::vector<Backend*>& ba
                const PlanOptions& options = {});
 
 class Executor {
-public:
+  public:
     // Allocates one arena per backend and points every planned tensor's data into it.
     Executor(Plan plan, std::vector<Backend*> backends);
     Executor(const Executor&) = delete;
@@ -123,7 +123,7 @@ public:
     void arm_guards(uint8_t pattern);
     std::vector<std::string> check_guards() const;
 
-private:
+  private:
     void do_copy(const PlanCopy& c);
     Plan plan_;
     std::vector<Backend*> backends_;

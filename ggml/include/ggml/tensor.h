@@ -37,7 +37,9 @@ struct OpInfo {
     bool decomposed;  // fused op with a decomposition
 };
 const OpInfo& op_info(Op op);
-inline const char* op_name(Op op) { return op_info(op).name; }
+inline const char* op_name(Op op) {
+    return op_info(op).name;
+}
 
 class Buffer;
 
@@ -53,7 +55,7 @@ struct Tensor {
     size_t nb[kMaxDims] = {0, 0, 0, 0};   // byte stride per dimension
     Op op = Op::NONE;
     alignas(8) uint8_t op_params[kMaxOpParams] = {};  // POD parameters, see get/set_params
-    Tensor* src[kMaxSrc] = {};                         // operands; unused entries are null
+    Tensor* src[kMaxSrc] = {};                        // operands; unused entries are null
     Tensor* view_src = nullptr;  // the tensor whose memory this one aliases (views, set_rows)
     size_t view_offs = 0;        // byte offset of this tensor inside view_src's memory
     uint32_t flags = 0;          // TensorFlags

@@ -15,7 +15,7 @@ namespace ggml {
 // Every failure the library reports (bad shapes, bad files, budgets) is a ggml::Error whose
 // message names the operation and the offending values.
 class Error : public std::runtime_error {
-public:
+  public:
     explicit Error(const std::string& msg) : std::runtime_error(msg) {}
 };
 
@@ -28,8 +28,12 @@ struct DTypeInfo {
 };
 
 const DTypeInfo& dtype_info(DType t);
-inline const char* dtype_name(DType t) { return dtype_info(t).name; }
-inline size_t dtype_size(DType t) { return dtype_info(t).size; }
+inline const char* dtype_name(DType t) {
+    return dtype_info(t).name;
+}
+inline size_t dtype_size(DType t) {
+    return dtype_info(t).size;
+}
 
 using f16_t = uint16_t;
 using bf16_t = uint16_t;
@@ -78,7 +82,9 @@ inline f16_t f32_to_f16(float f) {
     return (f16_t)(sign | ((m - (112u << 23)) >> 13));
 }
 
-inline float bf16_to_f32(bf16_t h) { return bits_f32((uint32_t)h << 16); }
+inline float bf16_to_f32(bf16_t h) {
+    return bits_f32((uint32_t)h << 16);
+}
 
 inline bf16_t f32_to_bf16(float f) {
     const uint32_t u = f32_bits(f);
