@@ -55,3 +55,9 @@ sanitize:
 
 fuzz:
 	bash tools/fuzz.sh $(FUZZ_SECONDS)
+
+# The NEON instruction set on an x86-64 host: cross-compiled for AArch64 and run under
+# qemu-user, with and without the dot-product extension (tools/test-neon.sh).
+.PHONY: test-neon
+test-neon:
+	JOBS=$(JOBS) bash tools/test-neon.sh

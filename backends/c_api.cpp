@@ -348,7 +348,7 @@ int64_t ggml_c_tensor_nelements(const ggml_c_tensor* t) {
 }
 
 size_t ggml_c_tensor_nbytes(const ggml_c_tensor* t) {
-    return t ? (size_t)T(t)->nelements() * ggml::dtype_size(T(t)->type) : 0;
+    return t ? ggml::row_bytes(T(t)->type, T(t)->ne[0]) * (size_t)(T(t)->nelements() / T(t)->ne[0]) : 0;
 }
 
 ggml_c_status ggml_c_tensor_set_name(ggml_c_tensor* t, const char* name) {
@@ -534,7 +534,7 @@ void check_io(const ggml_c_context* ctx, const Tensor* t, size_t nbytes, bool wr
                                "ggml_c_graph_plan as an output to read it"));
     if (!t->is_contiguous())
         fail(GGML_C_INVALID_ARGUMENT, what + " is not contiguous; read it through ggml_c_cont");
-    const size_t want = (size_t)t->nelements() * ggml::dtype_size(t->type);
+    const size_t want = ggml::row_bytes(t->type, t->ne[0]) * (size_t)(t->nelements() / t->ne[0]);
     if (nbytes != want)
         fail(GGML_C_INVALID_ARGUMENT,
              what + " holds " + std::to_string(want) + " bytes, got " + std::to_string(nbytes));

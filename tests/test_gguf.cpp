@@ -267,8 +267,15 @@ TEST_CASE("gguf: type table and dtype mapping", "[gguf]") {
     CHECK(ggml_type_to_dtype(1) == DType::F16);
     CHECK(ggml_type_to_dtype(30) == DType::BF16);
     CHECK(ggml_type_to_dtype(26) == DType::I32);
-    CHECK(!ggml_type_to_dtype(8).has_value());
-    for (DType d : {DType::F32, DType::F16, DType::BF16, DType::I32}) {
+    CHECK(ggml_type_to_dtype(8) == DType::Q8_0);
+    CHECK(ggml_type_to_dtype(2) == DType::Q4_0);
+    CHECK(!ggml_type_to_dtype(3).has_value());  // q4_1 is not a tensor dtype
+    for (DType d : {DType::F32, DType::F16, DType::BF16, DType::I32, DType::Q8_0, DType::Q4_0}) {
+        // Block sizes and bytes agree between the dtype table and GGUF's type table.
+        const GgmlTypeInfo* gi = ggml_type_info((uint32_t)dtype_to_ggml_type(d));
+        REQUIRE(gi != nullptr);
+        CHECK(gi->block_size == dtype_blck(d));
+        CHECK(gi->block_bytes == dtype_size(d));
         CHECK(ggml_type_to_dtype((uint32_t)dtype_to_ggml_type(d)) == d);
     }
 }
@@ -383,9 +390,13 @@ TEST_CASE("gguf: tensors in a Context point into the mapping", "[gguf]") {
         CHECK(std::memcmp(ti->data, s.i32.data(), s.i32.size()) == 0);
         CHECK(f.new_tensor(ctx, "w.bf16")->type == DType::BF16);
         CHECK(f.new_tensor(ctx, "w.f32")->type == DType::F32);
-        CHECK_THROWS_WITH(
-            f.new_tensor(ctx, "blk.0.attn_q.weight"),
-            Catch::Contains("tensor 'blk.0.attn_q.weight'") && Catch::Contains("q8_0"));
+        // Quantized tensors map zero-copy too: 32-element blocks, nb[0] = block bytes.
+        Tensor* tq = f.new_tensor(ctx, "blk.0.attn_q.weight");
+        CHECK(tq->type == DType::Q8_0);
+        CHECK(tq->nb[0] == 34);
+        CHECK(tq->nb[1] == (size_t)(tq->ne[0] / 32 * 34));
+        CHECK(tq->nbytes() == f.get_tensor("blk.0.attn_q.weight").nbytes);
+        CHECK(tq->data == f.get_tensor("blk.0.attn_q.weight").data);
         // A tensor with data can be written back.
         GgufWriter w;
         w.add_tensor(t);

@@ -10,6 +10,10 @@ command -v make >/dev/null 2>&1 || pkgs+=(make)
 command -v pkg-config >/dev/null 2>&1 || pkgs+=(pkg-config)
 # Extra packages requested by the caller (e.g. Vulkan: libvulkan-dev mesa-vulkan-drivers glslc).
 for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || pkgs+=("$p"); done
+# gguf-py (GGUF's Python reference) for tests/CMakeLists.txt's quantize-vs-gguf-py check.
+if command -v python3 >/dev/null 2>&1 && ! python3 -c "import gguf, numpy" 2>/dev/null; then
+    python3 -m pip install -q gguf numpy 2>&1 | grep -v "WARNING: Running pip as" || true
+fi
 [ ${#pkgs[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ]; then
     echo "installing: ${pkgs[*]}"

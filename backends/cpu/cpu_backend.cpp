@@ -2,13 +2,16 @@
 // and compute(), which runs a whole node list inside ONE OpenMP parallel region. Each thread
 // walks the list and calls every node's kernel with its (ith, nth); a barrier between nodes
 // orders a node's writes before its users' reads. Opening the region once per segment rather
-// than once per node keeps the per-node cost to one barrier (a few microseconds at most), which
-// matters for decode graphs of hundreds of small nodes.
+// than once per node keeps the per-node cost to one barrier (well under a microsecond when
+// every thread has a core), which matters for decode graphs of hundreds of small nodes. The
+// barrier is barrier.h's spin-then-yield one rather than OpenMP's, which spins for about a
+// millisecond before sleeping and so collapses when another process shares the cores.
 #include "cpu_backend.h"
 
 #include <new>
 #include <string>
 
+#include "barrier.h"
 #include "cpu_kernels.h"
 #include "ggml/types.h"
 
@@ -166,6 +169,7 @@ void CpuBackend::compute(const std::vector<Tensor*>& nodes, const std::vector<vo
     const size_t n_nodes = nodes.size();
     const int n_threads = n_threads_;
     const cpu::IsaKernels* isa = isa_;
+    cpu::SpinBarrier barrier;
     auto body = [&](int ith, int nth) {
         for (size_t i = 0; i < n_nodes; ++i) {
             const Tensor* node = nodes[i];
@@ -184,13 +188,13 @@ void CpuBackend::compute(const std::vector<Tensor*>& nodes, const std::vector<vo
                 args.work_size = need;
                 args.errors = &errors;
                 args.isa = isa;
+                if (nth > 1) {
+                    args.barrier = &cpu::SpinBarrier::wait_fn;
+                    args.barrier_ctx = &barrier;
+                }
                 k.run(node, args);
             }
-#ifdef GGML_USE_OPENMP
-            if (nth > 1) {
-#pragma omp barrier
-            }
-#endif
+            barrier.wait(nth);
         }
     };
 #ifdef GGML_USE_OPENMP

@@ -28,6 +28,9 @@ struct KernelArgs {
     size_t work_size = 0;  // bytes of scratch available
     KernelErrors* errors = nullptr;
     const IsaKernels* isa = nullptr;  // the instruction set chosen for this backend
+    // Waits until all nth threads of the team have called it (nullptr when nth == 1).
+    void (*barrier)(void* ctx, int nth) = nullptr;
+    void* barrier_ctx = nullptr;
 };
 
 using RunFn = void (*)(const Tensor* node, const KernelArgs& args);

@@ -138,6 +138,9 @@ void run_FLASH_ATTN(const Tensor* node, const KernelArgs& args) {
         fa.work = (uint8_t*)args.work;
         fa.ith = args.ith;
         fa.nth = args.nth;
+        fa.barrier = args.barrier;
+        fa.barrier_ctx = args.barrier_ctx;
+        if (args.nth > 1 && !args.barrier) fa.splits = 1;  // no way to wait for the merge
         args.isa->flash_attn(fa);
         return;
     }

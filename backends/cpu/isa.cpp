@@ -3,6 +3,7 @@
 #include "isa.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -47,13 +48,16 @@ bool isa_available(Isa isa) {
 #else
             return false;
 #endif
+        case Isa::Neon:
+            return isa_kernels_neon() != nullptr;  // baseline on AArch64
         default:
-            return false;  // no AVX-512 or NEON kernels are compiled yet
+            return false;  // no AVX-512 kernels are compiled yet
     }
 }
 
 const IsaKernels& select_isa() {
     Isa best = isa_available(Isa::Avx2) ? Isa::Avx2 : Isa::Scalar;
+    if (isa_available(Isa::Neon)) best = Isa::Neon;
     const char* env = std::getenv("GGML_CPU_ISA");
     if (env && *env) {
         const std::string want = env;
@@ -81,38 +85,76 @@ const IsaKernels& select_isa() {
         else
             best = req;
     }
-    return best == Isa::Avx2 ? *isa_kernels_avx2() : *isa_kernels_scalar();
+    const IsaKernels& k = best == Isa::Avx2   ? *isa_kernels_avx2()
+                          : best == Isa::Neon ? *isa_kernels_neon()
+                                              : *isa_kernels_scalar();
+    // A forced set is confirmed once per process, naming the variant (e.g. neon+dotprod).
+    static std::atomic<bool> reported{false};
+    if (env && *env && !reported.exchange(true))
+        std::fprintf(stderr, "ggml cpu: GGML_CPU_ISA=%s: using %s\n", env, k.name);
+    return k;
 }
 
-// Per thread: Qs [rows][D], Kt [D][keys], Vb [keys][Dvp], S [rows][keys], O [rows][Dvp], M, L.
+namespace {
+
+// KV splits for `units` independent decode chunks on nth threads: the fewest that keep every
+// thread busy (at least 7/8 of the team's time doing work under the static round-robin),
+// since each extra split costs a merge and a barrier. Splits are never shorter than 256 keys.
+int64_t fa_dec_splits(int64_t units, int64_t n_kv, int nth) {
+    const int64_t most = std::max<int64_t>(1, ceil_div(n_kv, 256));
+    int64_t best = 1;
+    double best_eff = 0.0;
+    for (int64_t s = std::min(most, ceil_div(nth, units)); s <= most; ++s) {
+        const int64_t jobs = units * s;
+        const double eff = (double)jobs / (double)(nth * ceil_div(jobs, nth));
+        if (eff > best_eff + 1e-9) best = s, best_eff = eff;
+        if (eff >= 0.875) break;
+    }
+    return best;
+}
+
+}  // namespace
+
+// Per thread: Qs [rows][D], Kt [D][keys], Vb [keys][Dvp], S [rows][keys], O [rows][Dvp], M, L,
+// the decode kernel's partial dot products [4][8][8] and row rescales [rows].
 // Shared after the per-thread parts: one partial (M, L, O rows) per (b, hkv, chunk, split).
 size_t fa_partition(FaArgs& a, int nth) {
     const int64_t group = a.Hq / a.Hkv;
     const int64_t rows = group * a.n_q;  // one KV head's (position, head) rows
-    a.rows_per_chunk = std::min<int64_t>(rows, kFaRows);
-    a.chunks = ceil_div(rows, a.rows_per_chunk);
     a.splits = 1;
-    if (rows <= 16) {
-        // Decode: too few rows to share out, so the keys are split over threads instead and
-        // the partial softmax states are merged (log-sum-exp) afterwards.
-        const int64_t units = a.B * a.Hkv * a.chunks;
-        const int64_t want = ceil_div(4 * (int64_t)nth, units);
-        a.splits = std::max<int64_t>(1, std::min(want, ceil_div(a.n_kv, 256)));
+    a.dec = rows <= kFaDecRows || a.n_q == 1;
+    if (a.dec) {
+        // Decode: every K/V row is read once per chunk, so chunks are as large as the kernel
+        // allows; heads are shared out first, and keys split (partial softmax states merged
+        // by log-sum-exp) only where there are too few heads for the team.
+        a.chunks = ceil_div(rows, kFaDecRows);
+        a.rows_per_chunk = ceil_div(rows, a.chunks);
+        a.chunks = ceil_div(rows, a.rows_per_chunk);
+    } else {
+        a.rows_per_chunk = std::min<int64_t>(rows, kFaRows);
+        a.chunks = ceil_div(rows, a.rows_per_chunk);
     }
     const int64_t Dvp = (a.Dv + 15) / 16 * 16;
     const size_t per_thread =
         round64(4 * (size_t)(kFaRows * a.D)) + round64(4 * (size_t)(a.D * kFaKeys)) +
         round64(4 * (size_t)(kFaKeys * Dvp)) + round64(4 * (size_t)(kFaRows * kFaKeys)) +
-        round64(4 * (size_t)(kFaRows * Dvp)) + 2 * round64(4 * (size_t)kFaRows);
+        round64(4 * (size_t)(kFaRows * Dvp)) + 2 * round64(4 * (size_t)kFaRows) +
+        round64(4 * (size_t)(4 * 8 * 8)) + round64(4 * (size_t)kFaRows);
     size_t total = per_thread * (size_t)nth;
-    if (a.splits > 1)
-        total += (size_t)(a.B * a.Hkv * a.chunks * a.splits) *
-                 round64(4 * (size_t)(a.rows_per_chunk * (Dvp + 2)));
+    if (a.dec) {
+        // A smaller team may split more, so the scratch covers every team size up to nth.
+        const int64_t units = a.B * a.Hkv * a.chunks;
+        int64_t most = 1;
+        for (int t = 1; t <= nth; ++t) most = std::max(most, fa_dec_splits(units, a.n_kv, t));
+        a.splits = fa_dec_splits(units, a.n_kv, nth);
+        if (most > 1)
+            total += (size_t)(units * most) * round64(4 * (size_t)(a.rows_per_chunk * (Dvp + 2)));
+    }
     return total;
 }
 
-// Per thread: packed x block [kMmNc/6][kMmKc][6] and packed w panel [kMmKc][16] plus an
-// edge tile; nothing for the GEMV.
+// Per thread: packed x block [kMmNc/6][kMmKc][6] (plus 8 floats of slack), packed W block
+// [kMmMc/16][kMmKc][16] and an edge tile; nothing for the GEMV.
 size_t mm_partition(MmArgs& a, int nth) {
     const int64_t batches = a.B2 * a.B3;
     a.m_splits = batches >= nth ? 1 : ceil_div(nth, batches);
@@ -120,8 +162,14 @@ size_t mm_partition(MmArgs& a, int nth) {
         a.m_splits = std::max<int64_t>(a.m_splits, std::min<int64_t>(ceil_div(a.M, 64), 4 * nth));
         return 0;
     }
-    const size_t per_thread = round64(4 * (size_t)(kMmNc * kMmKc)) +
-                              round64(4 * (size_t)(kMmKc * 16)) + round64(4 * 6 * 16);
+    const size_t per_thread = round64(4 * (size_t)(kMmNc * kMmKc + 8)) +
+                              round64(4 * (size_t)(kMmMc * kMmKc)) + round64(4 * 6 * 16);
+    return per_thread * (size_t)nth;
+}
+
+size_t mmq_partition(const MmArgs& a, int nth) {
+    const size_t per_thread =
+        round64((size_t)(kMmqTileN * a.K)) + round64(4 * (size_t)(kMmqTileN * (a.K / 32)));
     return per_thread * (size_t)nth;
 }
 

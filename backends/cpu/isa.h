@@ -17,7 +17,16 @@ namespace ggml {
 namespace cpu {
 
 enum class Isa : int { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3 };
-enum ElemType : int { kElemF32 = 0, kElemF16 = 1, kElemBF16 = 2 };
+// Element types of weights/K/V as the kernels see them. kElemQ8_0 / kElemQ4_0 are GGUF's
+// 32-element blocks (ggml/include/ggml/types.h): {f16 d; int8 qs[32]} and {f16 d; uint8 qs[16]}.
+enum ElemType : int { kElemF32 = 0, kElemF16 = 1, kElemBF16 = 2, kElemQ8_0 = 3, kElemQ4_0 = 4 };
+
+// Besides the float operations, every VT (the per-ISA vector interface) provides two integer
+// block dot products for the quantized GEMV. Both return 8 lanes whose sum is the exact
+// integer dot product (each lane an exact integer, |lane| < 2^24, so float is exact):
+//   static V dot_q8(const int8_t* a, const int8_t* b);    // sum_{i<32} a[i] * b[i]
+//   static V dot_q4(const uint8_t* qs, const int8_t* b);  // sum_{i<16} (lo(qs[i]) - 8) * b[i]
+//                                                          //  + (hi(qs[i]) - 8) * b[i + 16]
 
 // Fused attention, all strides in bytes, rows packed (element stride = element size).
 // q f32 [D, n_q, Hq, B]; k, v [D|Dv, n_kv, Hkv, B]; mask f32 [n_kv, n_q, m_ne2, m_ne3];
@@ -44,14 +53,20 @@ struct FaArgs {
     int causal;
     int64_t causal_offset;
     // Partition (fa_partition): row chunks of at most kFaRows rows of one KV head's
-    // (query position, head) space, and KV splits whose partial results are merged.
+    // (query position, head) space, and KV splits whose partial results are merged. `dec`:
+    // chunks of at most kFaDecRows rows taking the decode kernel (K and V rows read in place).
     int64_t rows_per_chunk, chunks, splits;
+    int dec;
     uint8_t* work;
     int ith, nth;
+    // Waits for all nth threads (needed when splits > 1 and nth > 1).
+    void (*barrier)(void* ctx, int nth);
+    void* barrier_ctx;
 };
 
-constexpr int64_t kFaRows = 64;  // rows of a query block
-constexpr int64_t kFaKeys = 64;  // keys of a KV block
+constexpr int64_t kFaRows = 64;     // rows of a query block
+constexpr int64_t kFaKeys = 64;     // keys of a KV block
+constexpr int64_t kFaDecRows = 16;  // most rows of a decode chunk
 
 // Fills rows_per_chunk/chunks/splits from the shapes for `nth` threads; returns the scratch
 // bytes needed (monotone in nth, so the planned size covers any smaller team).
@@ -72,11 +87,19 @@ struct MmArgs {
     int ith, nth;
 };
 
-constexpr int64_t kMmKc = 256;  // k block of the packed GEMM
-constexpr int64_t kMmNc = 192;  // x rows packed per pass (a multiple of 6)
+constexpr int64_t kMmKc = 1024;  // k block of the packed GEMM (C is revisited once per block)
+constexpr int64_t kMmKs = 256;   // k sub-block: one W panel slice, [kMmKs][16] floats, in L1
+constexpr int64_t kMmNc = 96;    // x rows packed per pass (a multiple of 6), kept in L2
+constexpr int64_t kMmMc = 256;   // W rows packed per pass (a multiple of 16)
 constexpr int64_t kMmGemvMaxN = 4;
 
 size_t mm_partition(MmArgs& a, int nth);
+
+// Quantized weights (kElemQ8_0 / kElemQ4_0): x rows are rounded to q8_0 in tiles of
+// kMmqTileN rows. Per thread: kMmqTileN * K int8 codes, then kMmqTileN * K/32 f32 scales,
+// each part rounded up to 64 bytes (simd_quant.inc).
+constexpr int64_t kMmqTileN = 16;
+size_t mmq_partition(const MmArgs& a, int nth);
 
 struct IsaKernels {
     Isa isa;
@@ -88,6 +111,8 @@ struct IsaKernels {
 // nullptr when the set was not compiled in.
 const IsaKernels* isa_kernels_scalar();
 const IsaKernels* isa_kernels_avx2();
+// On AArch64 the NEON set, with the dot-product extension when HWCAP reports it.
+const IsaKernels* isa_kernels_neon();
 
 // Whether this CPU can run `isa` and it is compiled in.
 bool isa_available(Isa isa);

@@ -2,7 +2,8 @@
 //
 //   cont:     y[i0, i1, i2, i3] = a[i0, i1, i2, i3], a with any strides, y contiguous
 //   cpy:      the same with a dtype conversion (f32/f16/bf16 to each other through f32, with
-//             round-to-nearest-even; i32 -> i32)
+//             round-to-nearest-even; i32 -> i32), and quantize f32 -> q8_0/q4_0 / dequantize
+//             q8_0/q4_0 -> f32 one row at a time (ggml/quant.h: ggml's reference rounding)
 //   get_rows: y[:, i, i2, i3] = f32(a[:, ids[i, i2, i3], i2, i3])  (embedding lookup)
 //   set_rows: dst[:, ids[i, i2, i3], i2, i3] = convert(src[:, i, i2, i3])  (KV-cache write);
 //             the result aliases dst, so the kernel writes dst's memory in place.
@@ -10,8 +11,10 @@
 // A row id outside [0, n_rows) is a run-time error: it is reported through KernelErrors and
 // the row is skipped, so no memory outside the tensors is ever touched.
 #include <string>
+#include <vector>
 
 #include "cpu_kernels.h"
+#include "ggml/quant.h"
 
 namespace ggml {
 namespace cpu {
@@ -39,10 +42,34 @@ void copy_rows(const Tensor* a, const Tensor* node, int64_t r0, int64_t r1) {
     }
 }
 
+// Rows [r0, r1) to or from a block-quantized type; the f32 side may be strided (gathered
+// into a packed row first), the quantized side is packed.
+void convert_rows_quant(const Tensor* a, const Tensor* node, int64_t r0, int64_t r1) {
+    const int64_t n = a->ne[0];
+    std::vector<float> row((size_t)n);
+    for (int64_t r = r0; r < r1; ++r) {
+        int64_t i1, i2, i3;
+        row_index(a, r, &i1, &i2, &i3);
+        const uint8_t* x = a->ptr(0, i1, i2, i3);
+        uint8_t* y = node->ptr(0, i1, i2, i3);
+        if (dtype_is_quantized(node->type)) {
+            for (int64_t i = 0; i < n; ++i) std::memcpy(&row[(size_t)i], x + i * a->nb[0], 4);
+            from_float_row(node->type, row.data(), y, n);
+        } else {
+            to_float_row(a->type, x, row.data(), n);
+            for (int64_t i = 0; i < n; ++i) std::memcpy(y + i * node->nb[0], &row[(size_t)i], 4);
+        }
+    }
+}
+
 void run_copy(const Tensor* node, const KernelArgs& args) {
+    const Tensor* a = node->src[0];
     int64_t r0, r1;
-    thread_range(node->src[0]->nrows(), args.ith, args.nth, &r0, &r1);
-    copy_rows(node->src[0], node, r0, r1);
+    thread_range(a->nrows(), args.ith, args.nth, &r0, &r1);
+    if (dtype_is_quantized(a->type) || dtype_is_quantized(node->type))
+        convert_rows_quant(a, node, r0, r1);
+    else
+        copy_rows(a, node, r0, r1);
 }
 
 std::string node_name(const Tensor* t) {
@@ -66,6 +93,9 @@ bool supports_CPY(const Tensor* node) {
     const Tensor* a = node->src[0];
     if (!a || !same_shape(a, node)) return false;
     if (a->type == DType::I32 || node->type == DType::I32) return a->type == node->type;
+    if (dtype_is_quantized(node->type))
+        return a->type == DType::F32 && node->rows_contiguous() && a->ne[0] % 32 == 0;
+    if (dtype_is_quantized(a->type)) return node->type == DType::F32 && a->rows_contiguous();
     return is_float_type(a->type) && is_float_type(node->type);
 }
 GGML_CPU_NO_WORK(CPY)
@@ -75,11 +105,14 @@ void run_CPY(const Tensor* node, const KernelArgs& args) {
 
 // ---- get_rows ----------------------------------------------------------------------------------
 
-// a [ne0, n_rows, A2, A3] f32/f16/bf16, ids i32 [n, A2, A3] -> f32 [ne0, n, A2, A3]
+// a [ne0, n_rows, A2, A3] f32/f16/bf16/q8_0/q4_0, ids i32 [n, A2, A3] -> f32 [ne0, n, A2, A3]
 bool supports_GET_ROWS(const Tensor* node) {
     const Tensor* a = node->src[0];
     const Tensor* ids = node->src[1];
-    return a && is_float_type(a->type) && all_type(ids, DType::I32) && all_type(node, DType::F32) &&
+    if (a && dtype_is_quantized(a->type) && !(a->rows_contiguous() && node->nb[0] == 4))
+        return false;
+    return a && (is_float_type(a->type) || dtype_is_quantized(a->type)) &&
+           all_type(ids, DType::I32) && all_type(node, DType::F32) &&
            node->ne[0] == a->ne[0] && node->ne[1] == ids->ne[0] && node->ne[2] == ids->ne[1] &&
            node->ne[3] == ids->ne[2] && ids->ne[3] == 1 && node->ne[2] % a->ne[2] == 0 &&
            node->ne[3] % a->ne[3] == 0;
@@ -102,7 +135,9 @@ void run_GET_ROWS(const Tensor* node, const KernelArgs& args) {
         }
         const uint8_t* x = a->ptr(0, id, i2 % a->ne[2], i3 % a->ne[3]);
         uint8_t* y = node->ptr(0, i1, i2, i3);
-        if (node->nb[0] == 4) {
+        if (dtype_is_quantized(a->type)) {
+            to_float_row(a->type, x, (float*)y, a->ne[0]);
+        } else if (node->nb[0] == 4) {
             row_to_f32(a->type, x, a->nb[0], (float*)y, a->ne[0]);
         } else {
             for (int64_t i = 0; i < a->ne[0]; ++i)

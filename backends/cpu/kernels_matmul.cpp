@@ -13,6 +13,7 @@
 #include <algorithm>
 
 #include "cpu_kernels.h"
+#include "ggml/quant.h"
 
 namespace ggml {
 namespace cpu {
@@ -27,7 +28,8 @@ constexpr int64_t kBlockN = 64;
 bool supports_MUL_MAT(const Tensor* node) {
     const Tensor* a = node->src[0];
     const Tensor* b = node->src[1];
-    if (!a || !b || !is_float_type(a->type) || !all_type(b, DType::F32) ||
+    if (!a || !b || !(is_float_type(a->type) || dtype_is_quantized(a->type)) ||
+        !all_type(b, DType::F32) ||
         !all_type(node, DType::F32))
         return false;
     return a->rows_contiguous() && b->rows_contiguous() && node->nb[0] == 4 &&
@@ -46,7 +48,23 @@ bool make_mm_args(const Tensor* node, MmArgs* m) {
     *m = MmArgs{};
     m->w = (const uint8_t*)a->data;
     m->w_nb1 = a->nb[1], m->w_nb2 = a->nb[2], m->w_nb3 = a->nb[3];
-    m->w_type = a->type == DType::F16 ? kElemF16 : a->type == DType::BF16 ? kElemBF16 : kElemF32;
+    switch (a->type) {
+        case DType::F16:
+            m->w_type = kElemF16;
+            break;
+        case DType::BF16:
+            m->w_type = kElemBF16;
+            break;
+        case DType::Q8_0:
+            m->w_type = kElemQ8_0;
+            break;
+        case DType::Q4_0:
+            m->w_type = kElemQ4_0;
+            break;
+        default:
+            m->w_type = kElemF32;
+            break;
+    }
     m->x = (const uint8_t*)b->data;
     m->x_nb1 = b->nb[1], m->x_nb2 = b->nb[2], m->x_nb3 = b->nb[3];
     m->y = (uint8_t*)node->data;
@@ -66,6 +84,7 @@ size_t work_size_MUL_MAT(const Tensor* node, int n_threads) {
         portable = (size_t)n_threads * align_up((size_t)kBlockM * (size_t)a->ne[0] * sizeof(float));
     MmArgs m;
     if (!make_mm_args(node, &m)) return portable;
+    if (dtype_is_quantized(a->type)) return std::max(portable, mmq_partition(m, n_threads));
     return std::max(portable, mm_partition(m, n_threads));
 }
 
@@ -114,7 +133,12 @@ void run_MUL_MAT(const Tensor* node, const KernelArgs& args) {
             const uint8_t* src = a->ptr(0, m, a2, a3);
             if (convert) {
                 float* dst = scratch + (m - m0) * K;
-                if (a_key != cached) row_to_f32(a->type, src, a->nb[0], dst, K);
+                if (a_key != cached) {
+                    if (dtype_is_quantized(a->type))
+                        to_float_row(a->type, src, dst, K);
+                    else
+                        row_to_f32(a->type, src, a->nb[0], dst, K);
+                }
                 arow[m - m0] = dst;
             } else {
                 arow[m - m0] = (const float*)src;

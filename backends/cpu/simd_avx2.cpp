@@ -68,6 +68,22 @@ struct VT {
         y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
         return _mm256_and_ps(y, zero_below);
     }
+    // maddubs multiplies unsigned by signed bytes, so |a| meets b carrying a's sign; pairs sum
+    // to at most 2 * 127 * 127 < 2^15 (q8_0 values lie in [-127, 127]; q4_0 in [-8, 7]).
+    static V dot_s8(__m256i a, __m256i b) {
+        const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+        return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+    }
+    static V dot_q8(const int8_t* a, const int8_t* b) {
+        return dot_s8(_mm256_loadu_si256((const __m256i*)a), _mm256_loadu_si256((const __m256i*)b));
+    }
+    static V dot_q4(const uint8_t* qs, const int8_t* b) {
+        const __m128i bytes = _mm_loadu_si128((const __m128i*)qs);
+        const __m128i lo = _mm_and_si128(bytes, _mm_set1_epi8(0x0f));
+        const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), _mm_set1_epi8(0x0f));
+        const __m256i a = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
+        return dot_s8(a, _mm256_loadu_si256((const __m256i*)b));
+    }
     static void transpose8(V r[8]) {
         const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
         const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);

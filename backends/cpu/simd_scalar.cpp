@@ -68,6 +68,25 @@ struct VT {
         for (int i = 0; i < 8; ++i) r.v[i] = expf(a.v[i]);
         return r;
     }
+    static V dot_q8(const int8_t* a, const int8_t* b) {
+        V r;
+        for (int l = 0; l < 8; ++l) {
+            int32_t s = 0;
+            for (int i = 4 * l; i < 4 * l + 4; ++i) s += (int32_t)a[i] * b[i];
+            r.v[l] = (float)s;
+        }
+        return r;
+    }
+    static V dot_q4(const uint8_t* qs, const int8_t* b) {
+        V r;
+        for (int l = 0; l < 8; ++l) {
+            int32_t s = 0;
+            for (int i = 2 * l; i < 2 * l + 2; ++i)
+                s += ((qs[i] & 15) - 8) * b[i] + ((qs[i] >> 4) - 8) * b[i + 16];
+            r.v[l] = (float)s;
+        }
+        return r;
+    }
     static void transpose8(V r[8]) {
         V t[8];
         for (int i = 0; i < 8; ++i)

@@ -23,13 +23,18 @@ namespace ggml {
 namespace cuda {
 
 // Storage dtypes as small ints (the values of ggml::DType).
-enum : int { kF32 = 0, kF16 = 1, kBF16 = 2, kI32 = 3 };
+enum : int { kF32 = 0, kF16 = 1, kBF16 = 2, kI32 = 3, kQ8_0 = 4, kQ4_0 = 5 };
+
+// GGUF block formats (ggml/quant.h): 32 elements per block, an f16 scale d first.
+constexpr int kQK = 32;
+constexpr int kQ8Bytes = 34;  // f16 d, int8 qs[32]
+constexpr int kQ4Bytes = 18;  // f16 d, uint8 qs[16]: element j low nibble, j + 16 high nibble
 
 struct TensorView {
     char* data;
     int64_t ne[4];  // elements per dimension, ne[0] innermost
     int64_t nb[4];  // byte stride per dimension
-    int type;       // kF32 / kF16 / kBF16 / kI32
+    int type;       // kF32 / kF16 / kBF16 / kI32 / kQ8_0 / kQ4_0
 };
 
 inline TensorView view_of(const Tensor* t) {
@@ -71,6 +76,18 @@ __device__ __forceinline__ void store_float(int type, char* p, float v) {
             *(float*)p = v;
             break;
     }
+}
+
+// Element j (< 32) of the q8_0 / q4_0 block at `blk`. For a quantized tensor nb[0] is the block
+// size, so elem_ptr(t, i0 / 32, i1, i2, i3) is the block holding element i0. Blocks are only
+// 2-byte aligned (34 and 18 bytes), hence the 16-bit scale load. d * q is exact in f32 (an 11-bit
+// significand times at most 8 bits), so this equals the CPU's dequantize_q8_0 / _q4_0 bit for bit.
+__device__ __forceinline__ float load_quant(int type, const char* blk, int j) {
+    const float d = __half2float(__ushort_as_half(*(const unsigned short*)blk));
+    if (type == kQ8_0) return d * (float)((const int8_t*)blk)[2 + j];
+    const unsigned byte = ((const uint8_t*)blk)[2 + (j & 15)];
+    const int q = (int)(j < 16 ? byte & 15u : byte >> 4);
+    return (float)(q - 8) * d;
 }
 
 // Flat index -> (i0, i1, i2, i3) for a shape ne.
@@ -135,12 +152,17 @@ inline unsigned grid_for(int64_t n, int threads) {
     return (unsigned)b;
 }
 
+// The unquantized float dtypes (q8_0 / q4_0 count as float in DTypeInfo but are not here).
 inline bool is_float_type(DType t) {
     return t == DType::F32 || t == DType::F16 || t == DType::BF16;
 }
 
 inline bool has_type(const Tensor* t, DType d) {
     return t && t->type == d;
+}
+
+inline bool is_quant_type(DType t) {
+    return t == DType::Q8_0 || t == DType::Q4_0;
 }
 
 }  // namespace cuda

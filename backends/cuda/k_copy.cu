@@ -2,8 +2,9 @@
 //
 //   cont:     y[i0, i1, i2, i3] = a[i0, i1, i2, i3], a with any strides
 //   cpy:      the same with a conversion f32/f16/bf16 <-> each other (through f32, round to
-//             nearest even) or i32 -> i32
-//   get_rows: y[:, i, i2, i3] = f32(a[:, ids[i, i2, i3], i2 % A2, i3 % A3])   (embeddings)
+//             nearest even) or i32 -> i32; f32 <-> q8_0/q4_0 in k_quant.cu
+//   get_rows: y[:, i, i2, i3] = f32(a[:, ids[i, i2, i3], i2 % A2, i3 % A3])   (embeddings);
+//             a may be q8_0/q4_0 (each element dequantized exactly from its block)
 //   set_rows: dst[:, ids[i, i2, i3], i2, i3] = convert(src[:, i, i2, i3])       (KV-cache write)
 //
 // One thread per result element (grid-stride), so any strides work. A row id outside
@@ -11,6 +12,7 @@
 // tensors is touched. set_rows gives "last write wins" when an id repeats, like a sequential
 // loop: a row is only written by the last i that names it.
 #include "common.cuh"
+#include "quant.cuh"
 
 namespace ggml {
 namespace cuda {
@@ -59,7 +61,10 @@ __global__ void get_rows_kernel(TensorView a, TensorView ids, TensorView y, int6
             if (i0 == 0) report_error(err, kErrGetRowsId, node_index, id, n_rows);
             continue;
         }
-        const float v = load_float(a.type, elem_ptr(a, i0, id, i2 % a.ne[2], i3 % a.ne[3]));
+        const int64_t a2 = i2 % a.ne[2], a3 = i3 % a.ne[3];
+        const float v = a.type == kQ8_0 || a.type == kQ4_0
+                            ? load_quant(a.type, elem_ptr(a, i0 / kQK, id, a2, a3), (int)(i0 % kQK))
+                            : load_float(a.type, elem_ptr(a, i0, id, a2, a3));
         *(float*)elem_ptr(y, i0, i1, i2, i3) = v;
     }
 }
@@ -94,22 +99,39 @@ __global__ void set_rows_kernel(TensorView src, TensorView ids, TensorView y, De
 
 bool supports_CONT(const Tensor* node, const DeviceInfo&) {
     const Tensor* a = node->src[0];
-    return a && a->type == node->type && same_shape(a, node);
+    return a && a->type == node->type && !is_quant_type(a->type) && same_shape(a, node);
 }
 GGML_CUDA_NO_WORK(CONT)
 void run_CONT(const Tensor* node, const RunCtx& ctx) {
     launch_copy(node, ctx);
 }
 
+namespace {
+
+// Quantized blocks are written and read with 16-bit scale accesses: block-aligned strides.
+bool quant_strides_ok(const Tensor* t) {
+    return t->ne[0] % kQK == 0 && t->rows_contiguous() && t->nb[1] % 2 == 0 &&
+           t->nb[2] % 2 == 0 && t->nb[3] % 2 == 0;
+}
+
+}  // namespace
+
 bool supports_CPY(const Tensor* node, const DeviceInfo&) {
     const Tensor* a = node->src[0];
     if (!a || !same_shape(a, node)) return false;
     if (a->type == DType::I32 || node->type == DType::I32) return a->type == node->type;
+    if (is_quant_type(node->type)) return a->type == DType::F32 && quant_strides_ok(node);
+    if (is_quant_type(a->type)) return node->type == DType::F32 && quant_strides_ok(a);
     return is_float_type(a->type) && is_float_type(node->type);
 }
 GGML_CUDA_NO_WORK(CPY)
 void run_CPY(const Tensor* node, const RunCtx& ctx) {
-    launch_copy(node, ctx);
+    if (is_quant_type(node->type))
+        launch_quantize_cpy(node, ctx);
+    else if (is_quant_type(node->src[0]->type))
+        launch_dequantize_cpy(node, ctx);
+    else
+        launch_copy(node, ctx);
 }
 
 // ---- get_rows ----------------------------------------------------------------------------------
@@ -117,7 +139,9 @@ void run_CPY(const Tensor* node, const RunCtx& ctx) {
 bool supports_GET_ROWS(const Tensor* node, const DeviceInfo&) {
     const Tensor* a = node->src[0];
     const Tensor* ids = node->src[1];
-    return a && is_float_type(a->type) && has_type(ids, DType::I32) && has_type(node, DType::F32) &&
+    if (a && is_quant_type(a->type) && !quant_strides_ok(a)) return false;
+    return a && (is_float_type(a->type) || is_quant_type(a->type)) &&
+           has_type(ids, DType::I32) && has_type(node, DType::F32) &&
            node->ne[0] == a->ne[0] && node->ne[1] == ids->ne[0] && node->ne[2] == ids->ne[1] &&
            node->ne[3] == ids->ne[2] && ids->ne[3] == 1 && node->ne[2] % a->ne[2] == 0 &&
            node->ne[3] % a->ne[3] == 0;

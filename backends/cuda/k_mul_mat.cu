@@ -1,20 +1,31 @@
 // Matrix multiplication: result[m, n, i2, i3] = sum_k a[k, m, i2/r2, i3/r3] * b[k, n, i2, i3]
 // with r2 = B2/A2 and r3 = B3/A3 (the GQA broadcast: batch i2 of b uses batch i2/r2 of a).
-// a is f32/f16/bf16, b and the result f32; every path accumulates in f32.
+// a is f32/f16/bf16/q8_0/q4_0, b and the result f32; every path accumulates in f32.
 //
-// Three paths, chosen from the shapes alone (so work_size() and run() always agree):
+// Paths, chosen from the shapes alone (so work_size() and run() always agree):
 //   gemv   N <= 8 (decode): one warp per output row m, lanes stride over k, 16-byte loads when
 //          aligned. Memory bound: each weight is read once for all N columns.
+//   mmvq   the gemv of q8_0/q4_0 weights (k_quant.cu): b rounded to q8_0 blocks in scratch,
+//          then integer dot products on __dp4a, one warp per weight row.
 //   cublas large problems with cuBLAS-compatible strides. f32 a: cublasGemmStridedBatchedEx in
 //          pure FP32 (CUBLAS_COMPUTE_32F, no TF32). f16/bf16 a: b is first converted to a's
 //          dtype in the node's scratch, then the tensor cores run 16-bit inputs with f32
-//          accumulation (the usual mixed-precision GEMM; b rounded to 16 bits). GQA broadcast:
-//          one strided-batched call per a-batch with stride 0 for a.
-//   tiled  everything else: a 64x64 output tile per block through shared memory, any strides.
-// q8_0 GEMV is not here: q8_0 is not a dtype of the library yet.
+//          accumulation (the usual mixed-precision GEMM; b rounded to 16 bits). q8_0/q4_0 a:
+//          the weights are dequantized to f16 in scratch first (d * q is rounded once to f16,
+//          relative error <= 2^-11; weights above 65504 in magnitude would overflow, which
+//          real models never approach), then the f16 route. GQA broadcast: one
+//          strided-batched call per a-batch with stride 0 for a.
+//   tiled  everything else: a 64x64 output tile per block through shared memory, any strides;
+//          q8_0/q4_0 elements are dequantized exactly (f32) as the tile is loaded.
+//
+// GGML_CUDA_MM_PATH=tiled|cublas forces a path where it applies (cublas: cuBLAS-compatible
+// strides), so tests and benchmarks reach every path on small shapes too.
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "common.cuh"
+#include "quant.cuh"
 
 namespace ggml {
 namespace cuda {
@@ -24,25 +35,47 @@ namespace {
 enum class Path { Gemv, Cublas, Tiled };
 
 constexpr int64_t kGemvMaxN = 8;
+static_assert(kGemvMaxN == kMmvqMaxN, "the f32/f16 and the q8_0/q4_0 GEMV share the N limit");
 // Below this many multiply-adds the 16-bit tensor-core route is not worth rounding b to 16 bits.
 constexpr double kTensorCoreMinMacs = 268435456.0;  // 2^28
 
+size_t align256(size_t n) {
+    return (n + 255) & ~(size_t)255;
+}
+
+// Quantized a is handed to cuBLAS as its packed f16 copy, so only b and the result constrain.
 bool cublas_compatible(const Tensor* node) {
     const Tensor* a = node->src[0];
     const Tensor* b = node->src[1];
+    const bool quant = is_quant_type(a->type);
     const size_t es = dtype_size(a->type);
     const int64_t K = a->ne[0];
     if (!node->is_contiguous()) return false;
-    if (a->nb[1] % es || a->nb[2] % es || b->nb[1] % 4 || b->nb[2] % 4) return false;
-    if ((int64_t)(a->nb[1] / es) < K || (int64_t)(b->nb[1] / 4) < K) return false;
+    if (b->nb[1] % 4 || b->nb[2] % 4 || (int64_t)(b->nb[1] / 4) < K) return false;
+    if (!quant && (a->nb[1] % es || a->nb[2] % es || (int64_t)(a->nb[1] / es) < K)) return false;
     if (a->ne[1] > 0x7fffffff || b->ne[1] > 0x7fffffff || K > 0x7fffffff) return false;
-    if ((a->nb[1] / es) > 0x7fffffffu || (b->nb[1] / 4) > 0x7fffffffu) return false;
+    if ((!quant && (a->nb[1] / es) > 0x7fffffffu) || (b->nb[1] / 4) > 0x7fffffffu) return false;
     return true;
+}
+
+// GGML_CUDA_MM_PATH, read once: 0 none, else the forced path + 1.
+int forced_path() {
+    static const int f = [] {
+        const char* e = std::getenv("GGML_CUDA_MM_PATH");
+        if (!e) return 0;
+        if (!std::strcmp(e, "cublas")) return 1 + (int)Path::Cublas;
+        if (!std::strcmp(e, "tiled")) return 1 + (int)Path::Tiled;
+        return 0;
+    }();
+    return f;
 }
 
 Path choose(const Tensor* node) {
     const Tensor* a = node->src[0];
     const Tensor* b = node->src[1];
+    const int f = forced_path();
+    if (f == 1 + (int)Path::Tiled) return Path::Tiled;
+    if (f == 1 + (int)Path::Cublas && cublas_compatible(node)) return Path::Cublas;
     if (b->ne[1] <= kGemvMaxN) return Path::Gemv;
     if (!cublas_compatible(node)) return Path::Tiled;
     if (a->type == DType::F32) return Path::Cublas;
@@ -126,6 +159,23 @@ __global__ void gemv_kernel(TensorView a, TensorView b, TensorView y, int64_t r2
     }
 }
 
+// Element k of a row of a: a plain dtype, or a q8_0/q4_0 block format (dequantized exactly).
+template <int Q>
+struct QuantTag {};
+
+template <typename T>
+__device__ __forceinline__ float load_a(const char* row, int64_t k) {
+    return to_f<T>(*(const T*)(row + k * sizeof(T)));
+}
+template <>
+__device__ __forceinline__ float load_a<QuantTag<kQ8_0>>(const char* row, int64_t k) {
+    return load_quant(kQ8_0, row + (k / kQK) * kQ8Bytes, (int)(k % kQK));
+}
+template <>
+__device__ __forceinline__ float load_a<QuantTag<kQ4_0>>(const char* row, int64_t k) {
+    return load_quant(kQ4_0, row + (k / kQK) * kQ4Bytes, (int)(k % kQK));
+}
+
 template <typename T>
 __device__ __forceinline__ T from_f(float v);
 template <>
@@ -160,8 +210,7 @@ __global__ void tiled_kernel(TensorView a, TensorView b, TensorView y, int64_t r
             const int e = tid + 256 * r;
             const int kk = e % kTK, mm = e / kTK;
             const int64_t k = k0 + kk, m = m0 + mm, n = n0 + mm;
-            As[kk][mm] =
-                k < K && m < M ? to_f<T>(*(const T*)(abase + m * a.nb[1] + k * sizeof(T))) : 0.0f;
+            As[kk][mm] = k < K && m < M ? load_a<T>(abase + m * a.nb[1], k) : 0.0f;
             Bs[kk][mm] = k < K && n < N ? *(const float*)(bbase + n * b.nb[1] + k * 4) : 0.0f;
         }
         __syncthreads();
@@ -232,53 +281,83 @@ void check_cublas(cublasStatus_t s, const char* what) {
                     std::to_string((int)s));
 }
 
+// The a operand as cuBLAS sees it: a itself, or the packed f16 copy of quantized weights.
+struct GemmA {
+    const char* data;
+    DType type;    // F32, F16 or BF16
+    int64_t lda;   // elements between rows
+    size_t nb2;    // bytes between batches along dim 2
+    size_t nb3;    // ... along dim 3
+};
+
+// Scratch of the cuBLAS path: [f16 copy of quantized a, 256-aligned] [b in 16 bits].
+size_t cublas_a16_bytes(const Tensor* node) {
+    const Tensor* a = node->src[0];
+    return is_quant_type(a->type) ? align256((size_t)a->nelements() * 2) : 0;
+}
+
 void run_cublas(const Tensor* node, const RunCtx& ctx, int64_t r2, int64_t r3) {
     const Tensor* a = node->src[0];
     const Tensor* b = node->src[1];
     const int64_t K = a->ne[0], M = a->ne[1], N = b->ne[1], B2 = b->ne[2], B3 = b->ne[3];
-    const size_t es = dtype_size(a->type);
-    const cudaDataType at = a->type == DType::F32   ? CUDA_R_32F
-                            : a->type == DType::F16 ? CUDA_R_16F
-                                                    : CUDA_R_16BF;
+    GemmA A;
+    if (is_quant_type(a->type)) {
+        launch_dequantize_f16(a, (__half*)ctx.work, ctx.stream);
+        A.data = (const char*)ctx.work;
+        A.type = DType::F16;
+        A.lda = K;
+        A.nb2 = (size_t)(K * M) * 2;
+        A.nb3 = A.nb2 * (size_t)a->ne[2];
+    } else {
+        A.data = (const char*)a->data;
+        A.type = a->type;
+        A.lda = (int64_t)(a->nb[1] / dtype_size(a->type));
+        A.nb2 = a->nb[2];
+        A.nb3 = a->nb[3];
+    }
+    const size_t es = dtype_size(A.type);
+    const cudaDataType at = A.type == DType::F32   ? CUDA_R_32F
+                            : A.type == DType::F16 ? CUDA_R_16F
+                                                   : CUDA_R_16BF;
     // B operand: b itself (f32) or its 16-bit copy in scratch, contiguous [K, N, B2, B3].
     const char* bdata = (const char*)b->data;
     size_t bes = 4;
     int64_t ldb = (int64_t)(b->nb[1] / 4), sb2 = (int64_t)(b->nb[2] / 4);
     size_t bnb3 = b->nb[3];
-    if (a->type != DType::F32) {
+    if (A.type != DType::F32) {
         const int64_t n = b->nelements();
-        if (a->type == DType::F16)
+        char* b16 = (char*)ctx.work + cublas_a16_bytes(node);
+        if (A.type == DType::F16)
             convert_b_kernel<__half>
-                <<<grid_for(n, 256), 256, 0, ctx.stream>>>(view_of(b), (__half*)ctx.work, n);
+                <<<grid_for(n, 256), 256, 0, ctx.stream>>>(view_of(b), (__half*)b16, n);
         else
             convert_b_kernel<__nv_bfloat16>
-                <<<grid_for(n, 256), 256, 0, ctx.stream>>>(view_of(b), (__nv_bfloat16*)ctx.work, n);
+                <<<grid_for(n, 256), 256, 0, ctx.stream>>>(view_of(b), (__nv_bfloat16*)b16, n);
         check_launch("mul_mat (b to 16 bits)");
-        bdata = (const char*)ctx.work;
+        bdata = b16;
         bes = 2;
         ldb = K;
         sb2 = K * N;
         bnb3 = (size_t)(K * N * B2) * 2;
     }
     const float alpha = 1.0f, beta = 0.0f;
-    const int64_t lda = (int64_t)(a->nb[1] / es);
     const int64_t sc2 = (int64_t)(node->nb[2] / 4);
     for (int64_t i3 = 0; i3 < B3; ++i3) {
-        const char* a3 = (const char*)a->data + (i3 / r3) * a->nb[3];
+        const char* a3 = A.data + (i3 / r3) * A.nb3;
         const char* b3 = bdata + i3 * bnb3;
         char* c3 = (char*)node->data + i3 * node->nb[3];
         // r2 == 1: every batch has its own a (stride a.nb2); r2 > 1: each a batch serves r2
         // consecutive b batches (stride 0 for a).
         const int64_t groups = r2 == 1 ? 1 : a->ne[2];
         const int64_t count = r2 == 1 ? B2 : r2;
-        const int64_t sa2 = r2 == 1 ? (int64_t)(a->nb[2] / es) : 0;
+        const int64_t sa2 = r2 == 1 ? (int64_t)(A.nb2 / es) : 0;
         for (int64_t g = 0; g < groups; ++g) {
-            const char* A = a3 + g * a->nb[2];
+            const char* Ap = a3 + g * A.nb2;
             const char* Bp = b3 + (size_t)(g * r2 * sb2) * bes;
             char* C = c3 + g * r2 * node->nb[2];
             check_cublas(cublasGemmStridedBatchedEx(
                              ctx.cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)M, (int)N, (int)K, &alpha,
-                             A, at, (int)lda, sa2, Bp, a->type == DType::F32 ? CUDA_R_32F : at,
+                             Ap, at, (int)A.lda, sa2, Bp, A.type == DType::F32 ? CUDA_R_32F : at,
                              (int)ldb, sb2, &beta, C, CUDA_R_32F, (int)M, sc2, (int)count,
                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                          "cublasGemmStridedBatchedEx");
@@ -291,13 +370,19 @@ void run_cublas(const Tensor* node, const RunCtx& ctx, int64_t r2, int64_t r3) {
 bool supports_MUL_MAT(const Tensor* node, const DeviceInfo&) {
     const Tensor* a = node->src[0];
     const Tensor* b = node->src[1];
-    if (!a || !b || !is_float_type(a->type) || !has_type(b, DType::F32) ||
-        !has_type(node, DType::F32))
+    if (!a || !b || !(is_float_type(a->type) || is_quant_type(a->type)) ||
+        !has_type(b, DType::F32) || !has_type(node, DType::F32))
         return false;
     if (!a->rows_contiguous() || !b->rows_contiguous()) return false;
     if (a->ne[0] != b->ne[0] || b->ne[2] % a->ne[2] || b->ne[3] % a->ne[3]) return false;
     if (node->ne[0] != a->ne[1] || node->ne[1] != b->ne[1] || node->ne[2] != b->ne[2] ||
         node->ne[3] != b->ne[3])
+        return false;
+    // Quantized rows are read with 16-bit loads (blocks start with the f16 scale): the row and
+    // batch strides must keep blocks 2-byte aligned. The GEMV's activations are packed in f32
+    // rows (b.nb0 = 4 holds by rows_contiguous).
+    if (is_quant_type(a->type) &&
+        (a->ne[0] % kQK || a->nb[1] % 2 || a->nb[2] % 2 || a->nb[3] % 2))
         return false;
     // Grid limits: batches on grid y/z.
     return b->ne[2] <= 65535 && b->ne[3] <= 65535 && b->ne[2] * b->ne[3] <= 65535 &&
@@ -306,8 +391,14 @@ bool supports_MUL_MAT(const Tensor* node, const DeviceInfo&) {
 
 size_t work_size_MUL_MAT(const Tensor* node, const DeviceInfo&) {
     const Tensor* a = node->src[0];
-    if (choose(node) == Path::Cublas && a->type != DType::F32)
-        return (size_t)node->src[1]->nelements() * 2;
+    const Path p = choose(node);
+    if (is_quant_type(a->type)) {
+        if (p == Path::Gemv) return mmvq_work_size(node);
+        if (p == Path::Cublas)
+            return cublas_a16_bytes(node) + (size_t)node->src[1]->nelements() * 2;
+        return 0;
+    }
+    if (p == Path::Cublas && a->type != DType::F32) return (size_t)node->src[1]->nelements() * 2;
     return 0;
 }
 
@@ -322,16 +413,22 @@ void run_MUL_MAT(const Tensor* node, const RunCtx& ctx) {
                 launch_gemv<float>(node, ctx, r2, r3);
             else if (a->type == DType::F16)
                 launch_gemv<__half>(node, ctx, r2, r3);
-            else
+            else if (a->type == DType::BF16)
                 launch_gemv<__nv_bfloat16>(node, ctx, r2, r3);
+            else
+                launch_mmvq(node, ctx, r2, r3);
             break;
         case Path::Tiled:
             if (a->type == DType::F32)
                 launch_tiled<float>(node, ctx, r2, r3);
             else if (a->type == DType::F16)
                 launch_tiled<__half>(node, ctx, r2, r3);
-            else
+            else if (a->type == DType::BF16)
                 launch_tiled<__nv_bfloat16>(node, ctx, r2, r3);
+            else if (a->type == DType::Q8_0)
+                launch_tiled<QuantTag<kQ8_0>>(node, ctx, r2, r3);
+            else
+                launch_tiled<QuantTag<kQ4_0>>(node, ctx, r2, r3);
             break;
         case Path::Cublas:
             run_cublas(node, ctx, r2, r3);

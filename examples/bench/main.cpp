@@ -29,6 +29,7 @@
 #endif
 
 #include "ggml/ggml.h"
+#include "ggml/quant.h"
 
 namespace {
 
@@ -247,6 +248,8 @@ void print_row(const Args& a, const Row& r) {
 ggml::DType parse_dtype(const std::string& s) {
     if (s == "f16") return ggml::DType::F16;
     if (s == "bf16") return ggml::DType::BF16;
+    if (s == "q8_0") return ggml::DType::Q8_0;
+    if (s == "q4_0") return ggml::DType::Q4_0;
     return ggml::DType::F32;
 }
 
@@ -259,6 +262,12 @@ void fill_random(ggml::Tensor* t, std::mt19937& rng, float lo = -1.0f, float hi 
         std::vector<float> v(n);
         for (float& x : v) x = U(rng);
         ggml::tensor_set(t, v.data(), 0, n * 4);
+    } else if (ggml::dtype_is_quantized(t->type)) {
+        std::vector<float> v(n);
+        for (float& x : v) x = U(rng);
+        bytes.resize(t->nbytes());
+        ggml::from_float_row(t->type, v.data(), bytes.data(), (int64_t)n);  // contiguous
+        ggml::tensor_set(t, bytes.data(), 0, bytes.size());
     } else {
         std::vector<uint16_t> v(n);
         for (auto& x : v)
@@ -364,7 +373,7 @@ void run_mat_case(const Args& a, const Limits& lim, const MatCase& c, ggml::Back
     if (c.name.find(a.filter) == std::string::npos) return;
     const ggml::DType wt = parse_dtype(c.dtype);
     const double flops = 2.0 * c.m * c.n * (double)c.k;
-    const double bytes = (double)c.m * c.k * ggml::dtype_size(wt) + 4.0 * c.n * c.k;
+    const double bytes = (double)c.m * ggml::row_bytes(wt, c.k) + 4.0 * c.n * c.k;
     auto build = [&c, wt](ggml::Context& ctx, std::vector<ggml::Tensor*>& in) {
         ggml::Tensor* w = ctx.new_input(wt, {c.k, c.m}, "w");
         ggml::Tensor* x = ctx.new_input(ggml::DType::F32, {c.k, c.n}, "x");
@@ -443,9 +452,10 @@ int main(int argc, char** argv) {
                 {"gemm_f32_1024", 1024, 1024, 1024, "f32", false, true},
                 {"gemm_bf16_1024", 1024, 1024, 1024, "bf16", false, false},
                 {"gemv_f16_4096", 4096, 1, 4096, "f16", true, true},
+                {"gemv_q8_0_4096", 4096, 1, 4096, "q8_0", true, true},
+                {"gemv_q4_0_4096", 4096, 1, 4096, "q4_0", true, true},
             };
             for (const auto& c : cases) run_mat_case(a, lim, c, *best, scalar.get());
-            std::printf("# gemv_q8_0 / gemv_q4_0: skipped, q8_0/q4_0 are not tensor dtypes yet\n");
         }
         return 0;
     } catch (const ggml::Error& e) {

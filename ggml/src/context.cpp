@@ -7,13 +7,18 @@ namespace ggml {
 
 void set_contiguous_strides(Tensor* t) {
     t->nb[0] = dtype_size(t->type);
-    for (int i = 1; i < kMaxDims; ++i) t->nb[i] = t->nb[i - 1] * (size_t)t->ne[i - 1];
+    t->nb[1] = row_bytes(t->type, t->ne[0]);
+    for (int i = 2; i < kMaxDims; ++i) t->nb[i] = t->nb[i - 1] * (size_t)t->ne[i - 1];
 }
 
 Tensor* Context::new_tensor(DType type, int n_dims, const int64_t* ne) {
     if (n_dims < 1 || n_dims > kMaxDims)
         throw Error("new_tensor: " + std::to_string(n_dims) + " dimensions (1 to 4 allowed)");
     if ((int)type >= (int)DType::COUNT) throw Error("new_tensor: invalid dtype");
+    if (ne[0] % dtype_blck(type) != 0)
+        throw Error(std::string("new_tensor: ") + dtype_name(type) + " rows are blocks of " +
+                    std::to_string(dtype_blck(type)) + " elements; ne0 = " +
+                    std::to_string(ne[0]) + " is not a multiple");
     tensors_.emplace_back();
     Tensor* t = &tensors_.back();
     t->type = type;
@@ -23,6 +28,7 @@ Tensor* Context::new_tensor(DType type, int n_dims, const int64_t* ne) {
                         std::to_string(ne[i]) + " (must be > 0)");
         t->ne[i] = ne[i];
     }
+
     set_contiguous_strides(t);
     return t;
 }

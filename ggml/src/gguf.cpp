@@ -1,12 +1,5 @@
-// GGUF support shared by reading and writing: the ggml type table, q8_0/q4_0 block
-// quantization, metadata values and tensors made over mapped bytes.
-//
-// Quantization follows ggml's reference (round-to-nearest, absmax) block formats:
-//   q8_0: d = amax / 127,           q_i = round(x_i / d)          in [-127, 127], x_i ~ d q_i
-//   q4_0: d = m / -8 (m the value of largest magnitude, sign kept),
-//         q_i = clamp(round(x_i / d) + 8, 0, 15),                 x_i ~ d (q_i - 8)
-// d is stored as f16; the quantizers divide by the f16-rounded d so that the dequantized
-// grid is exactly the one the stored scale describes.
+// GGUF support shared by reading and writing: the ggml type table, metadata values and
+// tensors made over mapped bytes. Block quantization itself is in quant.cpp.
 #include "ggml/gguf.h"
 
 #include <algorithm>
@@ -74,6 +67,10 @@ std::optional<DType> ggml_type_to_dtype(uint32_t id) {
             return DType::BF16;
         case GgmlType::I32:
             return DType::I32;
+        case GgmlType::Q8_0:
+            return DType::Q8_0;
+        case GgmlType::Q4_0:
+            return DType::Q4_0;
         default:
             return std::nullopt;
     }
@@ -89,100 +86,14 @@ GgmlType dtype_to_ggml_type(DType t) {
             return GgmlType::BF16;
         case DType::I32:
             return GgmlType::I32;
+        case DType::Q8_0:
+            return GgmlType::Q8_0;
+        case DType::Q4_0:
+            return GgmlType::Q4_0;
         default:
             break;
     }
     throw Error("dtype_to_ggml_type: dtype " + std::to_string((int)t) + " has no ggml type id");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Quantization.
-
-namespace {
-
-void check_blocks(const char* fn, int64_t n, int64_t qk) {
-    if (n < 0 || n % qk != 0) {
-        throw Error(std::string(fn) + ": n = " + std::to_string(n) +
-                    " is not a multiple of the block size " + std::to_string(qk));
-    }
-}
-
-}  // namespace
-
-void dequantize_q8_0(const void* src, float* dst, int64_t n) {
-    check_blocks("dequantize_q8_0", n, kQK8_0);
-    const uint8_t* p = (const uint8_t*)src;
-    for (int64_t b = 0; b < n / kQK8_0; ++b, p += sizeof(BlockQ8_0)) {
-        BlockQ8_0 blk;
-        std::memcpy(&blk, p, sizeof blk);  // src may be unaligned inside a file
-        const float d = f16_to_f32(blk.d);
-        for (int64_t i = 0; i < kQK8_0; ++i) dst[b * kQK8_0 + i] = d * (float)blk.qs[i];
-    }
-}
-
-void dequantize_q4_0(const void* src, float* dst, int64_t n) {
-    check_blocks("dequantize_q4_0", n, kQK4_0);
-    const uint8_t* p = (const uint8_t*)src;
-    constexpr int64_t half = kQK4_0 / 2;
-    for (int64_t b = 0; b < n / kQK4_0; ++b, p += sizeof(BlockQ4_0)) {
-        BlockQ4_0 blk;
-        std::memcpy(&blk, p, sizeof blk);
-        const float d = f16_to_f32(blk.d);
-        float* y = dst + b * kQK4_0;
-        for (int64_t j = 0; j < half; ++j) {
-            y[j] = (float)((int)(blk.qs[j] & 0x0f) - 8) * d;
-            y[j + half] = (float)((int)(blk.qs[j] >> 4) - 8) * d;
-        }
-    }
-}
-
-void quantize_q8_0(const float* src, void* dst, int64_t n) {
-    check_blocks("quantize_q8_0", n, kQK8_0);
-    uint8_t* p = (uint8_t*)dst;
-    for (int64_t b = 0; b < n / kQK8_0; ++b, p += sizeof(BlockQ8_0)) {
-        const float* x = src + b * kQK8_0;
-        float amax = 0.0f;
-        for (int64_t i = 0; i < kQK8_0; ++i) amax = std::max(amax, std::fabs(x[i]));
-        BlockQ8_0 blk;
-        blk.d = f32_to_f16(amax / 127.0f);
-        const float d = f16_to_f32(blk.d);
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        for (int64_t i = 0; i < kQK8_0; ++i) {
-            // d rounded down by f16 can push amax/d just past 127: saturate.
-            const float q = std::round(x[i] * id);
-            blk.qs[i] = (int8_t)std::min(127.0f, std::max(-127.0f, q));
-        }
-        std::memcpy(p, &blk, sizeof blk);
-    }
-}
-
-void quantize_q4_0(const float* src, void* dst, int64_t n) {
-    check_blocks("quantize_q4_0", n, kQK4_0);
-    uint8_t* p = (uint8_t*)dst;
-    constexpr int64_t half = kQK4_0 / 2;
-    for (int64_t b = 0; b < n / kQK4_0; ++b, p += sizeof(BlockQ4_0)) {
-        const float* x = src + b * kQK4_0;
-        // The signed extreme maps to -8 exactly, which uses the full asymmetric range [-8, 7].
-        float amax = 0.0f, m = 0.0f;
-        for (int64_t i = 0; i < kQK4_0; ++i) {
-            if (std::fabs(x[i]) > amax) {
-                amax = std::fabs(x[i]);
-                m = x[i];
-            }
-        }
-        BlockQ4_0 blk;
-        blk.d = f32_to_f16(m / -8.0f);
-        const float d = f16_to_f32(blk.d);
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        auto q = [&](float v) {
-            const float r = std::round(v * id) + 8.0f;
-            return (uint8_t)std::min(15.0f, std::max(0.0f, r));
-        };
-        for (int64_t j = 0; j < half; ++j) {
-            blk.qs[j] = (uint8_t)(q(x[j]) | (q(x[j + half]) << 4));
-        }
-        std::memcpy(p, &blk, sizeof blk);
-    }
 }
 
 void dequantize_row(uint32_t id, const void* src, float* dst, int64_t n) {

@@ -188,7 +188,7 @@ void GgufWriter::add_tensor(const Tensor* t, const std::string& name) {
     const int nd = t->n_dims();
     std::vector<int64_t> ne(t->ne, t->ne + nd);
     add_tensor(nm, (uint32_t)dtype_to_ggml_type(t->type), ne, t->data,
-               (size_t)t->nelements() * dtype_size(t->type));
+               t->nbytes());
 }
 
 std::vector<uint8_t> GgufWriter::to_bytes() const {

@@ -315,10 +315,14 @@ std::unique_ptr<Model> Model::load_gguf(const std::string& path) {
                 fail(where + ": tensor '" + name + "' has shape " + info->shape_str() +
                      ", expected " + ne_str(want, (int)ne.size()));
         const std::optional<DType> dt = ggml_type_to_dtype(info->type);
+        // Matrices are used as stored (mul_mat and get_rows take f16/bf16/q8_0/q4_0); norm
+        // vectors feed element-wise ops, which take f32 only.
         const bool usable =
-            dt && (*dt == DType::F32 || (!need_f32 && (*dt == DType::F16 || *dt == DType::BF16)));
+            dt && (*dt == DType::F32 ||
+                   (!need_f32 && (*dt == DType::F16 || *dt == DType::BF16 ||
+                                  *dt == DType::Q8_0 || *dt == DType::Q4_0)));
         if (usable) return f.new_tensor(m->ctx_, name);  // zero copy
-        // Quantized matrices, and f16 norm vectors (element-wise ops take f32), become f32.
+        // Other quantized types, and f16 norm vectors, become f32.
         const std::vector<float> vals = dequantize(*info);
         Tensor* t = ne.size() > 1 ? m->ctx_.new_tensor(DType::F32, {want[0], want[1]})
                                   : m->ctx_.new_tensor(DType::F32, {want[0]});

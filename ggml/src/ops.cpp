@@ -88,9 +88,16 @@ Tensor* view(Context& ctx, Tensor* a, std::initializer_list<int64_t> ne,
         if (n <= 0) fail("view", "size " + std::to_string(n) + " of dim " + std::to_string(i));
         t->ne[i++] = n;
     }
+    const int64_t blck = dtype_blck(a->type);
+    if (t->ne[0] % blck != 0 || offset % dtype_size(a->type) != 0)
+        fail("view", std::string("a ") + dtype_name(a->type) + " view must cover whole blocks of " +
+                         std::to_string(blck) + " elements at a block boundary (ne0 " +
+                         std::to_string(t->ne[0]) + ", byte offset " + std::to_string(offset) +
+                         ", source " + shp(a) + ")");
     t->nb[0] = dtype_size(a->type);
     i = 1;
     for (size_t s : nb) t->nb[i++] = s;
+    if (i == 1 && i < kMaxDims) t->nb[i++] = row_bytes(a->type, t->ne[0]);
     for (; i < kMaxDims; ++i) t->nb[i] = t->nb[i - 1] * (size_t)t->ne[i - 1];
     if (offset + t->nbytes() > span(a))
         fail("view", "window " + shp(t) + " at byte offset " + std::to_string(offset) + " needs " +
@@ -116,6 +123,9 @@ Tensor* reshape(Context& ctx, Tensor* a, std::initializer_list<int64_t> ne) {
         fail("reshape", "source " + shp(a) + " has " + std::to_string(a->nelements()) +
                             " elements, new shape " + shp(t) + " has " + std::to_string(n));
     }
+    if (t->ne[0] % dtype_blck(a->type) != 0)
+        fail("reshape", std::string("new shape ") + shp(t) + " splits the " +
+                            std::to_string(dtype_blck(a->type)) + "-element blocks of " + shp(a));
     set_contiguous_strides(t);
     return t;
 }
@@ -131,6 +141,8 @@ Tensor* permute(Context& ctx, Tensor* a, int ax0, int ax1, int ax2, int ax3) {
                                 ") are not a permutation of 0..3 (source " + shp(a) + ")");
         used[ax[i]] = true;
     }
+    if (dtype_is_quantized(a->type) && ax0 != 0)
+        fail("permute", "dim 0 of a block-quantized source " + shp(a) + " cannot move");
     Tensor* t = new_alias(ctx, Op::PERMUTE, a, 0);
     for (int i = 0; i < 4; ++i) {
         t->ne[ax[i]] = a->ne[i];
@@ -156,15 +168,25 @@ Tensor* cont(Context& ctx, Tensor* a) {
 
 Tensor* cpy(Context& ctx, Tensor* a, DType type) {
     require_not_null("cpy", a, "source");
+    if ((int)type >= (int)DType::COUNT) fail("cpy", "invalid destination dtype");
     const bool af = dtype_info(a->type).is_float, tf = dtype_info(type).is_float;
     if (af != tf)
         fail("cpy", std::string("cannot convert ") + shp(a) + " to " + dtype_name(type) +
                         " (float <-> integer conversion is not an op)");
+    // Quantizing and dequantizing go through f32 only: one block format at a time.
+    const bool aq = dtype_is_quantized(a->type), tq = dtype_is_quantized(type);
+    if ((aq && type != DType::F32) || (tq && a->type != DType::F32))
+        fail("cpy", std::string("cannot convert ") + shp(a) + " to " + dtype_name(type) +
+                        " (q8_0/q4_0 convert to and from f32 only)");
+    if (tq && a->ne[0] % dtype_blck(type) != 0)
+        fail("cpy", "rows of " + shp(a) + " are not whole " + dtype_name(type) + " blocks of " +
+                        std::to_string(dtype_blck(type)));
     return new_node(ctx, Op::CPY, type, a->ne, {a});
 }
 
 Tensor* get_rows(Context& ctx, Tensor* a, Tensor* ids) {
-    require_type("get_rows", a, "source", {DType::F32, DType::F16, DType::BF16});
+    require_type("get_rows", a, "source",
+                 {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0});
     require_type("get_rows", ids, "ids", {DType::I32});
     if (ids->ne[1] != a->ne[2] || ids->ne[2] != a->ne[3] || ids->ne[3] != 1)
         fail("get_rows", "ids " + shp(ids) + " must be [n, " + std::to_string(a->ne[2]) + ", " +
@@ -289,7 +311,7 @@ Tensor* argmax(Context& ctx, Tensor* a) {
 // ---- matrix multiplication -------------------------------------------------------------------
 
 Tensor* mul_mat(Context& ctx, Tensor* a, Tensor* b) {
-    require_type("mul_mat", a, "a", {DType::F32, DType::F16, DType::BF16});
+    require_type("mul_mat", a, "a", {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0});
     require_type("mul_mat", b, "b", {DType::F32});
     require_rows_packed("mul_mat", a, "a");
     require_rows_packed("mul_mat", b, "b");

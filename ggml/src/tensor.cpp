@@ -8,10 +8,8 @@ namespace ggml {
 
 const DTypeInfo& dtype_info(DType t) {
     static const DTypeInfo kInfo[(int)DType::COUNT] = {
-        {"f32", 4, true},
-        {"f16", 2, true},
-        {"bf16", 2, true},
-        {"i32", 4, false},
+        {"f32", 4, true, 1},        {"f16", 2, true, 1},         {"bf16", 2, true, 1},
+        {"i32", 4, false, 1},       {"q8_0", 34, true, kQK8_0}, {"q4_0", 18, true, kQK4_0},
     };
     if ((int)t >= (int)DType::COUNT)
         throw Error("dtype_info: invalid dtype id " + std::to_string((int)t));
@@ -29,18 +27,21 @@ const OpInfo& op_info(Op op) {
     return kInfo[(int)op];
 }
 
+// Dim 0 counts blocks, not elements, for the quantized types (blck 32, nb[0] = block bytes).
 size_t Tensor::nbytes() const {
     if (nelements() == 0) return 0;
-    size_t n = dtype_size(type);
-    for (int i = 0; i < kMaxDims; ++i) n += (size_t)(ne[i] - 1) * nb[i];
+    const int64_t blck = dtype_blck(type);
+    size_t n = dtype_size(type) + (size_t)(ne[0] / blck - 1) * nb[0];
+    for (int i = 1; i < kMaxDims; ++i) n += (size_t)(ne[i] - 1) * nb[i];
     return n;
 }
 
 bool Tensor::is_contiguous() const {
     size_t expect = dtype_size(type);
     for (int i = 0; i < kMaxDims; ++i) {
-        if (ne[i] != 1 && nb[i] != expect) return false;
-        expect *= (size_t)ne[i];
+        const int64_t n = i == 0 ? ne[0] / dtype_blck(type) : ne[i];
+        if (n != 1 && nb[i] != expect) return false;
+        expect *= (size_t)n;
     }
     return true;
 }

@@ -422,6 +422,7 @@ std::vector<Case> make_all() {
     reduction_cases(v);
     add_matmul_cases(v);
     add_attention_cases(v);
+    add_quant_cases(v);
     std::set<std::string> names;
     for (const Case& c : v)
         if (!names.insert(c.name).second) throw Error("harness: duplicate case name " + c.name);

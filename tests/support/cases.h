@@ -56,9 +56,11 @@ inline void reg(std::vector<Case>& v, std::string name, std::vector<Op> ops, dou
 }
 
 // The case lists live in cases.cpp (views, copies, element-wise, reductions), cases_matmul.cpp
-// (mul_mat, rope, composite blocks) and cases_attn.cpp (soft_max, steer, flash_attn).
+// (mul_mat, rope, composite blocks), cases_attn.cpp (soft_max, steer, flash_attn) and
+// cases_quant.cpp (q8_0 / q4_0).
 void add_matmul_cases(std::vector<Case>& out);
 void add_attention_cases(std::vector<Case>& out);
+void add_quant_cases(std::vector<Case>& out);
 
 }  // namespace test
 }  // namespace ggml

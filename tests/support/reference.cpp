@@ -17,9 +17,15 @@
 //                  (steered heads) -> causal -inf -> softmax -> sum_j p_j v_j
 //                  (Dao 2023, FlashAttention-2, computes the same value with an online
 //                  softmax; PASTA, Zhang et al. 2023, defines the steering bias).
+//
+// q8_0 / q4_0 tensors are held dequantized, one double per element (element index = block
+// index * 32 + position in the block); a copy to them quantizes each block of 32 with the
+// reference rules of ggml/quant.h, re-implemented here from the documented formulas.
 #include "reference.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -37,6 +43,54 @@ namespace {
 // Dense logical index of (i0, i1, i2, i3) in a tensor of shape ne.
 inline size_t didx(const int64_t* ne, int64_t i0, int64_t i1, int64_t i2, int64_t i3) {
     return (size_t)(i0 + ne[0] * (i1 + ne[1] * (i2 + ne[2] * i3)));
+}
+
+// A rounding barrier: the quantizers are defined as float operations rounded one at a time,
+// which a fused multiply-add would change at exact ties.
+float rounded(float x) {
+    volatile float y = x;
+    return y;
+}
+
+// One block of 32 values: returns the stored bytes (d as f16, then the codes).
+std::vector<uint8_t> quantize_block(DType type, const double* x) {
+    std::vector<uint8_t> out(dtype_size(type));
+    float v[32];
+    for (int i = 0; i < 32; ++i) v[i] = (float)x[i];
+    float amax = 0.0f, m = 0.0f;
+    for (int i = 0; i < 32; ++i)
+        if (std::fabs(v[i]) > amax) amax = std::fabs(v[i]), m = v[i];
+    const float d = type == DType::Q8_0 ? rounded(amax / 127.0f) : rounded(m / -8.0f);
+    const float id = d != 0.0f ? rounded(1.0f / d) : 0.0f;
+    const uint16_t dh = f32_to_f16(d);
+    std::memcpy(out.data(), &dh, 2);
+    if (type == DType::Q8_0) {
+        for (int i = 0; i < 32; ++i) {
+            const float q = std::round(rounded(v[i] * id));  // half away from zero
+            out[2 + i] = (uint8_t)(int8_t)std::max(-127.0f, std::min(127.0f, q));
+        }
+    } else {
+        for (int i = 0; i < 16; ++i) {
+            const int lo = std::min(15, (int)rounded(rounded(v[i] * id) + 8.5f));
+            const int hi = std::min(15, (int)rounded(rounded(v[i + 16] * id) + 8.5f));
+            out[2 + i] = (uint8_t)(lo | (hi << 4));
+        }
+    }
+    return out;
+}
+
+void dequantize_block(DType type, const uint8_t* p, double* y) {
+    uint16_t dh;
+    std::memcpy(&dh, p, 2);
+    const double d = f16_to_f32(dh);
+    if (type == DType::Q8_0) {
+        for (int i = 0; i < 32; ++i) y[i] = d * (double)(int8_t)p[2 + i];
+    } else {
+        for (int i = 0; i < 16; ++i) {
+            y[i] = d * (double)((p[2 + i] & 15) - 8);
+            y[i + 16] = d * (double)((p[2 + i] >> 4) - 8);
+        }
+    }
 }
 
 double load_elem(DType type, const uint8_t* p) {
@@ -67,18 +121,28 @@ double load_elem(DType type, const uint8_t* p) {
 }
 
 // Element offset (in units of the element size) of t's first element inside its root's storage.
+// Block-quantized types count elements as block index * 32 + position (see the top).
 size_t base_elems(const Tensor* t) {
     size_t off = 0;
     for (const Tensor* c = t; c->view_src; c = c->view_src) off += c->view_offs;
     const size_t es = dtype_size(t->type);
     if (off % es != 0) fail(t, "view offset " + std::to_string(off) + " is not element-aligned");
-    return off / es;
+    return off / es * (size_t)dtype_blck(t->type);
 }
 
 size_t elem_stride(const Tensor* t, int d) {
     const size_t es = dtype_size(t->type);
     if (t->nb[d] % es != 0) fail(t, "stride nb[" + std::to_string(d) + "] not element-aligned");
-    return t->nb[d] / es;
+    if (dtype_is_quantized(t->type) && d == 0) {
+        if (t->nb[0] != es) fail(t, "quantized rows must be packed");
+        return 1;
+    }
+    return t->nb[d] / es * (size_t)dtype_blck(t->type);
+}
+
+// Storage elements of a tensor whose memory spans `bytes`.
+size_t storage_elems(DType type, size_t bytes) {
+    return bytes / dtype_size(type) * (size_t)dtype_blck(type);
 }
 
 double sigmoid(double x) {
@@ -121,6 +185,20 @@ double store_as(DType type, double x) {
 std::vector<double> decode_tensor(const Tensor* t, const uint8_t* bytes, size_t n) {
     std::vector<double> out((size_t)t->nelements());
     const size_t es = dtype_size(t->type);
+    if (dtype_is_quantized(t->type)) {
+        const int64_t blck = dtype_blck(t->type);
+        for (int64_t i3 = 0; i3 < t->ne[3]; ++i3)
+            for (int64_t i2 = 0; i2 < t->ne[2]; ++i2)
+                for (int64_t i1 = 0; i1 < t->ne[1]; ++i1)
+                    for (int64_t b = 0; b < t->ne[0] / blck; ++b) {
+                        const size_t off =
+                            b * t->nb[0] + i1 * t->nb[1] + i2 * t->nb[2] + i3 * t->nb[3];
+                        if (off + es > n) fail(t, "decode past the end of " + std::to_string(n));
+                        dequantize_block(t->type, bytes + off,
+                                         out.data() + didx(t->ne, b * blck, i1, i2, i3));
+                    }
+        return out;
+    }
     for (int64_t i3 = 0; i3 < t->ne[3]; ++i3)
         for (int64_t i2 = 0; i2 < t->ne[2]; ++i2)
             for (int64_t i1 = 0; i1 < t->ne[1]; ++i1)
@@ -135,6 +213,15 @@ std::vector<double> decode_tensor(const Tensor* t, const uint8_t* bytes, size_t 
 
 std::vector<uint8_t> encode_dense(DType type, const std::vector<double>& values) {
     const size_t es = dtype_size(type);
+    if (dtype_is_quantized(type)) {
+        if (values.size() % 32 != 0) throw Error("encode_dense: not whole blocks");
+        std::vector<uint8_t> out;
+        for (size_t b = 0; b < values.size() / 32; ++b) {
+            const std::vector<uint8_t> blk = quantize_block(type, values.data() + 32 * b);
+            out.insert(out.end(), blk.begin(), blk.end());
+        }
+        return out;
+    }
     std::vector<uint8_t> out(values.size() * es);
     for (size_t i = 0; i < values.size(); ++i) {
         uint8_t* p = out.data() + i * es;
@@ -200,6 +287,15 @@ std::vector<double> Reference::read(const Tensor* t) const {
 
 void Reference::write(const Tensor* t, const std::vector<double>& dense) {
     std::vector<double>& st = storage_of(t);
+    if (dtype_is_quantized(t->type)) {
+        // Only fresh contiguous results are quantized: whole blocks, in order.
+        if (!t->is_contiguous() || base_elems(t) != 0 || st.size() != dense.size())
+            fail(t, "a quantized result must be a whole contiguous tensor");
+        for (size_t b = 0; b < dense.size() / 32; ++b)
+            dequantize_block(t->type, quantize_block(t->type, dense.data() + 32 * b).data(),
+                             st.data() + 32 * b);
+        return;
+    }
     const size_t base = base_elems(t);
     const size_t s0 = elem_stride(t, 0), s1 = elem_stride(t, 1), s2 = elem_stride(t, 2),
                  s3 = elem_stride(t, 3);
@@ -225,9 +321,15 @@ Reference::Reference(const Graph& graph, const LeafBytes& leaves) {
         if (leaf->view_src) fail(leaf, "a leaf must own its memory");
         const std::vector<uint8_t>& bytes = it->second;
         const size_t es = dtype_size(leaf->type);
-        std::vector<double> st(leaf->nbytes() / es, 0.0);
+        std::vector<double> st(storage_elems(leaf->type, leaf->nbytes()), 0.0);
         if (bytes.size() < leaf->nbytes()) fail(leaf, "leaf data too short");
-        for (size_t i = 0; i < st.size(); ++i) st[i] = load_elem(leaf->type, bytes.data() + i * es);
+        if (dtype_is_quantized(leaf->type)) {
+            for (size_t b = 0; b < leaf->nbytes() / es; ++b)
+                dequantize_block(leaf->type, bytes.data() + b * es, st.data() + 32 * b);
+        } else {
+            for (size_t i = 0; i < st.size(); ++i)
+                st[i] = load_elem(leaf->type, bytes.data() + i * es);
+        }
         storage_[leaf] = std::move(st);
     }
     for (const Tensor* node : graph.nodes) eval(node);
@@ -261,7 +363,7 @@ void Reference::eval(const Tensor* t) {
 
     if (t->op != Op::SET_ROWS) {
         if (t->view_src) fail(t, "a computed node must own its memory");
-        storage_[t] = std::vector<double>(t->nbytes() / dtype_size(t->type), 0.0);
+        storage_[t] = std::vector<double>(storage_elems(t->type, t->nbytes()), 0.0);
     }
 
     std::vector<double> r(n, 0.0);

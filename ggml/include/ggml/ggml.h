@@ -6,5 +6,6 @@
 #include "ggml/graph.h"
 #include "ggml/ops.h"
 #include "ggml/plan.h"
+#include "ggml/quant.h"
 #include "ggml/tensor.h"
 #include "ggml/types.h"

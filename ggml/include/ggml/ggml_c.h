@@ -73,7 +73,9 @@ typedef enum ggml_c_dtype {
     GGML_C_F32 = 0,
     GGML_C_F16 = 1, /* IEEE binary16, stored as uint16_t */
     GGML_C_BF16 = 2,
-    GGML_C_I32 = 3
+    GGML_C_I32 = 3,
+    GGML_C_Q8_0 = 4, /* GGUF q8_0: blocks of 32 (f16 scale + 32 int8), ne0 a multiple of 32 */
+    GGML_C_Q4_0 = 5  /* GGUF q4_0: blocks of 32 (f16 scale + 16 bytes of 4-bit codes) */
 } ggml_c_dtype;
 
 typedef struct ggml_c_context ggml_c_context; /* tensors, backend(s), plan, executor */

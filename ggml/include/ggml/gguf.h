@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ggml/quant.h"
 #include "ggml/types.h"
 
 namespace ggml {
@@ -80,33 +81,8 @@ std::optional<DType> ggml_type_to_dtype(uint32_t id);
 GgmlType dtype_to_ggml_type(DType t);
 
 // ---------------------------------------------------------------------------------------------
-// Block quantization (ggml's reference formats).
-//
-// q8_0: blocks of 32; x[i] = d * qs[i], d an f16 scale, qs int8 in [-127, 127].
-// q4_0: blocks of 32; x[i] = d * (q[i] - 8), q in [0, 15]; byte j holds element j in its low
-//       nibble and element j + 16 in its high nibble.
-constexpr int64_t kQK8_0 = 32;
-constexpr int64_t kQK4_0 = 32;
+// Block quantization (BlockQ8_0, quantize_q8_0, ...) is declared in ggml/quant.h.
 
-struct BlockQ8_0 {
-    f16_t d;
-    int8_t qs[kQK8_0];
-};
-struct BlockQ4_0 {
-    f16_t d;
-    uint8_t qs[kQK4_0 / 2];
-};
-static_assert(sizeof(BlockQ8_0) == 34, "q8_0 block must be 34 bytes");
-static_assert(sizeof(BlockQ4_0) == 18, "q4_0 block must be 18 bytes");
-
-// n must be a multiple of 32 (throws otherwise). src/dst hold n/32 blocks.
-void dequantize_q8_0(const void* src, float* dst, int64_t n);
-void dequantize_q4_0(const void* src, float* dst, int64_t n);
-// Round to nearest. Error bound per block with amax = max|x|: q8_0 |err| <= d/2 with
-// d = amax/127 (plus f16 rounding of d); q4_0 |err| <= |d| with d = amax/8 (the value of
-// largest magnitude maps to -8 exactly, the other sign saturates at +7).
-void quantize_q8_0(const float* src, void* dst, int64_t n);
-void quantize_q4_0(const float* src, void* dst, int64_t n);
 // Converts n elements of type `id` to f32: f32, f16, bf16, q8_0, q4_0. Throws for others.
 void dequantize_row(uint32_t id, const void* src, float* dst, int64_t n);
 
@@ -501,5 +477,20 @@ class GgufWriter {
     std::vector<GgufKv> kvs_;
     std::vector<PendingTensor> tensors_;
 };
+
+// ---------------------------------------------------------------------------------------------
+// Model quantization (ggml-quantize).
+
+struct QuantizeReport {
+    size_t n_quantized = 0, n_kept = 0;  // tensors converted / copied unchanged
+    size_t bytes_in = 0, bytes_out = 0;  // tensor data only
+};
+
+// A copy of `in` with every 2-D f32/f16/bf16 matrix named "*.weight" whose rows are whole
+// 32-element blocks stored as `type` (q8_0 or q4_0, ggml's reference rounding, ggml/quant.h);
+// norms, other tensors and every metadata key are copied unchanged, and general.file_type /
+// general.quantization_version are set as llama.cpp sets them (7 = mostly q8_0, 2 = mostly
+// q4_0; version 2), so the result loads in llama.cpp too. Throws for any other `type`.
+GgufWriter quantize_gguf(const GgufFile& in, DType type, QuantizeReport* report = nullptr);
 
 }  // namespace ggml

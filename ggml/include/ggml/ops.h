@@ -27,10 +27,18 @@ Tensor* transpose(Context& ctx, Tensor* a);
 
 // Contiguous copy of a (any strides) with the same dtype and shape.
 Tensor* cont(Context& ctx, Tensor* a);
-// Contiguous copy of a converted to `type` (f32/f16/bf16 <-> each other; i32 -> i32).
+// Contiguous copy of a converted to `type` (f32/f16/bf16 <-> each other; i32 -> i32), and
+// the quantize / dequantize ops: f32 [K, ...] -> q8_0/q4_0 [K, ...] (K a multiple of 32;
+// ggml's reference rounding, see ggml/quant.h) and q8_0/q4_0 -> f32.
 Tensor* cpy(Context& ctx, Tensor* a, DType type);
+inline Tensor* quantize(Context& ctx, Tensor* a, DType type) {
+    return cpy(ctx, a, type);
+}
+inline Tensor* dequantize(Context& ctx, Tensor* a) {
+    return cpy(ctx, a, DType::F32);
+}
 
-// a [ne0, n_rows, ne2, ne3] (f32/f16/bf16), ids i32 [n, ne2, ne3] -> f32 [ne0, n, ne2, ne3].
+// a [ne0, n_rows, ne2, ne3] (f32/f16/bf16/q8_0/q4_0), ids i32 [n, ne2, ne3] -> f32 [ne0, n, ne2, ne3].
 // Out-of-range ids are a run-time error reported by the executor.
 Tensor* get_rows(Context& ctx, Tensor* a, Tensor* ids);
 // Writes the rows of src f32 [ne0, n, ne2, ne3] into dst [ne0, n_rows, ne2, ne3]
@@ -68,8 +76,10 @@ Tensor* argmax(Context& ctx, Tensor* a);
 
 // ---- matrix multiplication -----------------------------------------------------------------
 
-// a [K, M, A2, A3] (f32/f16/bf16, rows packed), b f32 [K, N, B2, B3] (rows packed)
-// -> f32 [M, N, B2, B3], result[m, n] = sum_k a[k, m] * b[k, n].
+// a [K, M, A2, A3] (f32/f16/bf16/q8_0/q4_0, rows packed), b f32 [K, N, B2, B3] (rows packed)
+// -> f32 [M, N, B2, B3], result[m, n] = sum_k a[k, m] * b[k, n]. With q8_0/q4_0 weights a
+// backend may round b's rows to q8_0 first (integer dot products, as ggml does); the
+// harness allows for that error (tests/support/cases.h).
 // Broadcast: B2 % A2 == 0 and B3 % A3 == 0; batch i2 of b uses batch i2 / (B2 / A2) of a,
 // which is exactly the GQA head mapping.
 Tensor* mul_mat(Context& ctx, Tensor* a, Tensor* b);

@@ -2,6 +2,14 @@
 //
 // f16 is IEEE 754 binary16; bf16 is the upper half of a binary32 (round to nearest even on
 // conversion). Both are stored as uint16_t so that tensors stay plain bytes.
+//
+// q8_0 and q4_0 are GGUF's (ggml's) block-quantized types, byte for byte, so quantized GGUF
+// files map without conversion. A row of ne0 elements is ne0 / 32 blocks:
+//   q8_0 block (34 bytes): f16 d, int8 qs[32];   x[i] = d * qs[i]
+//   q4_0 block (18 bytes): f16 d, uint8 qs[16];  x[i] = d * ((qs[i] & 15) - 8),
+//                                                x[i + 16] = d * ((qs[i] >> 4) - 8)
+// so a quantized tensor's ne0 must be a multiple of 32, nb[0] is the block size in bytes and
+// only whole rows can be viewed.
 #pragma once
 
 #include <cstddef>
@@ -19,12 +27,13 @@ class Error : public std::runtime_error {
     explicit Error(const std::string& msg) : std::runtime_error(msg) {}
 };
 
-enum class DType : uint8_t { F32 = 0, F16 = 1, BF16 = 2, I32 = 3, COUNT };
+enum class DType : uint8_t { F32 = 0, F16 = 1, BF16 = 2, I32 = 3, Q8_0 = 4, Q4_0 = 5, COUNT };
 
 struct DTypeInfo {
     const char* name;
-    size_t size;  // bytes per element
+    size_t size;  // bytes per block (per element when blck == 1)
     bool is_float;
+    int64_t blck;  // elements per block: 1, or 32 for q8_0/q4_0
 };
 
 const DTypeInfo& dtype_info(DType t);
@@ -34,6 +43,19 @@ inline const char* dtype_name(DType t) {
 inline size_t dtype_size(DType t) {
     return dtype_info(t).size;
 }
+inline int64_t dtype_blck(DType t) {
+    return dtype_info(t).blck;
+}
+inline bool dtype_is_quantized(DType t) {
+    return dtype_info(t).blck > 1;
+}
+// Bytes of a packed row of ne0 elements (ne0 a multiple of the block size).
+inline size_t row_bytes(DType t, int64_t ne0) {
+    return dtype_size(t) * (size_t)(ne0 / dtype_blck(t));
+}
+
+constexpr int64_t kQK8_0 = 32;  // elements per q8_0 block
+constexpr int64_t kQK4_0 = 32;  // elements per q4_0 block
 
 using f16_t = uint16_t;
 using bf16_t = uint16_t;
