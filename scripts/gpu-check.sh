@@ -8,11 +8,15 @@
 #
 # Steps (each bounded by `timeout`, each recorded PASS / FAIL / SKIP in the table):
 #   1. configure + build with -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 (build time noted)
-#   2. test-backend-ops -b cuda: every harness case on CUDA against the float64 reference;
-#      then flash_attn again with each kernel path forced (GGML_CUDA_FA_PATH=scalar / mma)
+#   2. test-backend-ops -b cuda: every harness case on CUDA against the float64 reference
+#      (the q8_0/q4_0 cases must all run on CUDA, none skipped); then flash_attn again with
+#      each kernel path forced (GGML_CUDA_FA_PATH=scalar / mma) and mul_mat with each
+#      non-default path forced (GGML_CUDA_MM_PATH=tiled / cublas: the q8_0/q4_0 tile loader
+#      and the dequantize-to-f16 + cuBLAS route, which small harness shapes never pick)
 #   3. test-ggml "[cuda]": registry, buffers, graph and flash-attention paths vs the CPU
 #   4. ggml-llama on stories260K, 64 greedy tokens, --backend cuda vs --backend cpu ids
-#   5. ggml-cuda-bench (and ggml-bench attn --backend cuda when that tool exists)
+#   5. ggml-cuda-bench (attention, f16/q8_0/q4_0 GEMV and GEMM), and ggml-bench attn / matmul
+#      --backend cuda when that tool exists
 #   6. PyTorch scaled_dot_product_attention on the same shapes, when `import torch` works,
 #      plus a device-to-device copy to measure the memory bandwidth
 #
@@ -111,12 +115,29 @@ if [ -x "$BIN/test-backend-ops" ]; then
     else
         record "test-backend-ops -b cuda" FAIL "$(summary_line "$OUT/backend_ops.txt")"
     fi
+    # Case lines read "cuda   NAME  nmse=... tol=... OK|FAIL|SKIP"; a SKIP of a quant case
+    # means the backend's supports() turned it down.
+    nq=$(grep -E -c '^cuda +[^ ]*q[48]_0' "$OUT/backend_ops.txt")
+    nq_ok=$(grep -E '^cuda +[^ ]*q[48]_0' "$OUT/backend_ops.txt" | grep -E -c ' OK *$')
+    if [ "$nq" -gt 0 ] && [ "$nq" = "$nq_ok" ]; then
+        record "q8_0/q4_0 cases on cuda" PASS "$nq_ok of $nq OK"
+    else
+        record "q8_0/q4_0 cases on cuda" FAIL "$nq_ok of $nq OK (grep q._0 $OUT/backend_ops.txt)"
+    fi
     for path in scalar mma; do
         if GGML_CUDA_FA_PATH=$path run_logged "fa_$path" 120 \
             "$BIN/test-backend-ops" -b cuda -o flash_attn; then
             record "flash_attn, FA_PATH=$path" PASS "$(summary_line "$OUT/fa_$path.txt")"
         else
             record "flash_attn, FA_PATH=$path" FAIL "$(summary_line "$OUT/fa_$path.txt")"
+        fi
+    done
+    for path in tiled cublas; do
+        if GGML_CUDA_MM_PATH=$path run_logged "mm_$path" 90 \
+            "$BIN/test-backend-ops" -b cuda -o mul_mat; then
+            record "mul_mat, MM_PATH=$path" PASS "$(summary_line "$OUT/mm_$path.txt")"
+        else
+            record "mul_mat, MM_PATH=$path" FAIL "$(summary_line "$OUT/mm_$path.txt")"
         fi
     done
 else
@@ -163,6 +184,10 @@ if [ -x "$BIN/ggml-cuda-bench" ]; then
                     "$(echo "$line" | awk '{print $2" ms, "$4" TFLOP/s"}')" ;;
                 decode_gqa_bf16_32k*) record "ggml decode_gqa_bf16_32k" INFO \
                     "$(echo "$line" | awk '{print $2" ms, "$6" GB/s"}')" ;;
+                gemv_*_14336*) record "ggml $(echo "$line" | awk '{print $1}')" INFO \
+                    "$(echo "$line" | awk '{print $2" ms, "$6" GB/s"}')" ;;
+                gemm_*) record "ggml $(echo "$line" | awk '{print $1}')" INFO \
+                    "$(echo "$line" | awk '{print $2" ms, "$4" TFLOP/s"}')" ;;
             esac
         done <"$OUT/cuda_bench.txt"
     else
@@ -175,8 +200,15 @@ if [ -x "$BIN/ggml-bench" ]; then
     else
         record "ggml-bench attn --backend cuda" FAIL "see $OUT/ggml_bench.txt"
     fi
+    # Its "% limit" column is relative to the host CPU's FMA peak and read bandwidth, not the
+    # GPU's; the ms and GB/s columns are what to read (each includes one synchronisation).
+    if run_logged ggml_bench_matmul 90 "$BIN/ggml-bench" matmul --backend cuda; then
+        record "ggml-bench matmul --backend cuda" INFO "see $OUT/ggml_bench_matmul.txt"
+    else
+        record "ggml-bench matmul --backend cuda" FAIL "see $OUT/ggml_bench_matmul.txt"
+    fi
 else
-    record "ggml-bench attn --backend cuda" SKIP "ggml-bench not built in this tree"
+    record "ggml-bench attn/matmul --backend cuda" SKIP "ggml-bench not built in this tree"
 fi
 
 # ---- 6. the peer: PyTorch SDPA on the same shapes ---------------------------------------------

@@ -2,8 +2,8 @@
 # Tests the CPU backend's NEON instruction set on an x86-64 host: cross-compiles for AArch64
 # (cmake/aarch64-linux-gnu.cmake) and runs under qemu-user.
 #   1. tools/neon_vt_check.cpp: every member of the NEON vector interface against plain C++,
-#      built for armv8-a and for armv8.2-a+dotprod (the SDOT copy must contain sdot, the plain
-#      one must not).
+#      built for armv8-a and for armv8.2-a+dotprod (the SDOT copies, here and in the library,
+#      must contain sdot, the plain ones must not).
 #   2. test-backend-ops with GGML_CPU_ISA=neon on `-cpu max` (has dotprod: neon+dotprod must be
 #      selected) and on `-cpu cortex-a72` (no dotprod: plain neon), and with GGML_CPU_ISA=scalar;
 #      every case must pass, and the backend's confirmation line must name the expected set.
@@ -70,6 +70,15 @@ $TRIPLE-g++ "${vt_flags[@]}" -march=armv8.2-a+dotprod -DGGML_NEON_DOTPROD_COPY \
 sdots() { $TRIPLE-objdump -d "$1" | grep -cw sdot || true; }
 [ "$(sdots "$vt/dotprod")" -gt 0 ] || fail "the dotprod copy has no sdot"
 [ "$(sdots "$vt/plain")" -eq 0 ] || fail "the plain armv8-a copy uses sdot"
+# The same for the library's two copies (sdot comes from the q8_0/q4_0 dot products).
+lib_obj=$(find "$BUILD/backends/cpu" -name 'simd_neon.cpp.o' | head -1)
+lib_dp=$(find "$BUILD/backends/cpu" -name 'simd_neon_dotprod.cpp.o' | head -1)
+if [ -z "$lib_obj" ] || [ -z "$lib_dp" ]; then
+    fail "no simd_neon.cpp.o / simd_neon_dotprod.cpp.o under $BUILD/backends/cpu"
+else
+    [ "$(sdots "$lib_dp")" -gt 0 ] || fail "the library's dotprod copy has no sdot"
+    [ "$(sdots "$lib_obj")" -eq 0 ] || fail "the library's armv8-a copy uses sdot"
+fi
 qemu() {
     local cpu=$1
     shift

@@ -4,8 +4,8 @@
 // orders a node's writes before its users' reads. Opening the region once per segment rather
 // than once per node keeps the per-node cost to one barrier (well under a microsecond when
 // every thread has a core), which matters for decode graphs of hundreds of small nodes. The
-// barrier is barrier.h's spin-then-yield one rather than OpenMP's, which spins for about a
-// millisecond before sleeping and so collapses when another process shares the cores.
+// barrier is barrier.h's spin-then-yield one rather than OpenMP's, whose long spin collapses
+// when another process shares the cores.
 #include "cpu_backend.h"
 
 #include <new>

@@ -88,9 +88,10 @@ const IsaKernels& select_isa() {
     const IsaKernels& k = best == Isa::Avx2   ? *isa_kernels_avx2()
                           : best == Isa::Neon ? *isa_kernels_neon()
                                               : *isa_kernels_scalar();
-    // A forced set is confirmed once per process, naming the variant (e.g. neon+dotprod).
+    // A request that was honoured is confirmed once per process, naming the variant (e.g.
+    // neon+dotprod); one that was not is reported above.
     static std::atomic<bool> reported{false};
-    if (env && *env && !reported.exchange(true))
+    if (env && std::string(env) == isa_name(k.isa) && !reported.exchange(true))
         std::fprintf(stderr, "ggml cpu: GGML_CPU_ISA=%s: using %s\n", env, k.name);
     return k;
 }
@@ -153,8 +154,9 @@ size_t fa_partition(FaArgs& a, int nth) {
     return total;
 }
 
-// Per thread: packed x block [kMmNc/6][kMmKc][6] (plus 8 floats of slack), packed W block
-// [kMmMc/16][kMmKc][16] and an edge tile; nothing for the GEMV.
+// Per thread: packed x block [kMmNc/6][kcb][6] (plus 8 floats of slack), packed W block
+// [mcb/16][kcb][16] and an edge tile, kcb and mcb the k and W-row blocks cut to the shape (as
+// in mm_run); nothing for the GEMV.
 size_t mm_partition(MmArgs& a, int nth) {
     const int64_t batches = a.B2 * a.B3;
     a.m_splits = batches >= nth ? 1 : ceil_div(nth, batches);
@@ -162,8 +164,9 @@ size_t mm_partition(MmArgs& a, int nth) {
         a.m_splits = std::max<int64_t>(a.m_splits, std::min<int64_t>(ceil_div(a.M, 64), 4 * nth));
         return 0;
     }
-    const size_t per_thread = round64(4 * (size_t)(kMmNc * kMmKc + 8)) +
-                              round64(4 * (size_t)(kMmMc * kMmKc)) + round64(4 * 6 * 16);
+    const int64_t kcb = std::min(a.K, kMmKc), mcb = std::min(kMmMc, (a.M + 15) / 16 * 16);
+    const size_t per_thread = round64(4 * (size_t)(kMmNc * kcb + 8)) +
+                              round64(4 * (size_t)(mcb * kcb)) + round64(4 * 6 * 16);
     return per_thread * (size_t)nth;
 }
 

@@ -110,8 +110,8 @@ namespace {
 
 // Quantized blocks are written and read with 16-bit scale accesses: block-aligned strides.
 bool quant_strides_ok(const Tensor* t) {
-    return t->ne[0] % kQK == 0 && t->rows_contiguous() && t->nb[1] % 2 == 0 &&
-           t->nb[2] % 2 == 0 && t->nb[3] % 2 == 0;
+    return t->ne[0] % kQK == 0 && t->rows_contiguous() && t->nb[1] % 2 == 0 && t->nb[2] % 2 == 0 &&
+           t->nb[3] % 2 == 0;
 }
 
 }  // namespace
@@ -140,11 +140,10 @@ bool supports_GET_ROWS(const Tensor* node, const DeviceInfo&) {
     const Tensor* a = node->src[0];
     const Tensor* ids = node->src[1];
     if (a && is_quant_type(a->type) && !quant_strides_ok(a)) return false;
-    return a && (is_float_type(a->type) || is_quant_type(a->type)) &&
-           has_type(ids, DType::I32) && has_type(node, DType::F32) &&
-           node->ne[0] == a->ne[0] && node->ne[1] == ids->ne[0] && node->ne[2] == ids->ne[1] &&
-           node->ne[3] == ids->ne[2] && ids->ne[3] == 1 && node->ne[2] % a->ne[2] == 0 &&
-           node->ne[3] % a->ne[3] == 0;
+    return a && (is_float_type(a->type) || is_quant_type(a->type)) && has_type(ids, DType::I32) &&
+           has_type(node, DType::F32) && node->ne[0] == a->ne[0] && node->ne[1] == ids->ne[0] &&
+           node->ne[2] == ids->ne[1] && node->ne[3] == ids->ne[2] && ids->ne[3] == 1 &&
+           node->ne[2] % a->ne[2] == 0 && node->ne[3] % a->ne[3] == 0;
 }
 GGML_CUDA_NO_WORK(GET_ROWS)
 void run_GET_ROWS(const Tensor* node, const RunCtx& ctx) {

@@ -284,10 +284,10 @@ void check_cublas(cublasStatus_t s, const char* what) {
 // The a operand as cuBLAS sees it: a itself, or the packed f16 copy of quantized weights.
 struct GemmA {
     const char* data;
-    DType type;    // F32, F16 or BF16
-    int64_t lda;   // elements between rows
-    size_t nb2;    // bytes between batches along dim 2
-    size_t nb3;    // ... along dim 3
+    DType type;   // F32, F16 or BF16
+    int64_t lda;  // elements between rows
+    size_t nb2;   // bytes between batches along dim 2
+    size_t nb3;   // ... along dim 3
 };
 
 // Scratch of the cuBLAS path: [f16 copy of quantized a, 256-aligned] [b in 16 bits].
@@ -381,8 +381,7 @@ bool supports_MUL_MAT(const Tensor* node, const DeviceInfo&) {
     // Quantized rows are read with 16-bit loads (blocks start with the f16 scale): the row and
     // batch strides must keep blocks 2-byte aligned. The GEMV's activations are packed in f32
     // rows (b.nb0 = 4 holds by rows_contiguous).
-    if (is_quant_type(a->type) &&
-        (a->ne[0] % kQK || a->nb[1] % 2 || a->nb[2] % 2 || a->nb[3] % 2))
+    if (is_quant_type(a->type) && (a->ne[0] % kQK || a->nb[1] % 2 || a->nb[2] % 2 || a->nb[3] % 2))
         return false;
     // Grid limits: batches on grid y/z.
     return b->ne[2] <= 65535 && b->ne[3] <= 65535 && b->ne[2] * b->ne[3] <= 65535 &&

@@ -75,9 +75,9 @@ __global__ void quantize_x_kernel(TensorView b, int8_t* __restrict__ qx, float* 
 // grid (ceil(M / 4), B2, B3), 128 threads. x rows of batch (i2, i3) start at (i2 + B2 i3) * NC.
 template <int Q, int NC>
 __global__ void __launch_bounds__(kMmvqRows * 32)
-    mmvq_kernel(const char* __restrict__ w, int64_t w_nb1, int64_t w_nb2, int64_t w_nb3,
-                int64_t M, int64_t nblk, const int8_t* __restrict__ qx,
-                const float* __restrict__ dx, TensorView y, int64_t r2, int64_t r3) {
+    mmvq_kernel(const char* __restrict__ w, int64_t w_nb1, int64_t w_nb2, int64_t w_nb3, int64_t M,
+                int64_t nblk, const int8_t* __restrict__ qx, const float* __restrict__ dx,
+                TensorView y, int64_t r2, int64_t r3) {
     constexpr int kBytes = Q == kQ8_0 ? kQ8Bytes : kQ4Bytes;
     // 32 (q8_0) or 16 (q4_0) bytes of codes per lane in flight.
     constexpr int kUnroll = Q == kQ8_0 ? 4 : 8;
@@ -298,19 +298,19 @@ void launch_quantize_cpy(const Tensor* node, const RunCtx& ctx) {
     if (total == 0) return;
     const unsigned grid = grid_for(total * 32, kThreads);
     if (node->type == DType::Q8_0)
-        quantize_cpy_kernel<kQ8_0><<<grid, kThreads, 0, ctx.stream>>>(view_of(node->src[0]),
-                                                                      view_of(node), total);
+        quantize_cpy_kernel<kQ8_0>
+            <<<grid, kThreads, 0, ctx.stream>>>(view_of(node->src[0]), view_of(node), total);
     else
-        quantize_cpy_kernel<kQ4_0><<<grid, kThreads, 0, ctx.stream>>>(view_of(node->src[0]),
-                                                                      view_of(node), total);
+        quantize_cpy_kernel<kQ4_0>
+            <<<grid, kThreads, 0, ctx.stream>>>(view_of(node->src[0]), view_of(node), total);
     check_launch("cpy (quantize)");
 }
 
 void launch_dequantize_cpy(const Tensor* node, const RunCtx& ctx) {
     const int64_t n = node->nelements();
     if (n == 0) return;
-    dequantize_cpy_kernel<<<grid_for(n, kThreads), kThreads, 0, ctx.stream>>>(
-        view_of(node->src[0]), view_of(node), n);
+    dequantize_cpy_kernel<<<grid_for(n, kThreads), kThreads, 0, ctx.stream>>>(view_of(node->src[0]),
+                                                                              view_of(node), n);
     check_launch("cpy (dequantize)");
 }
 

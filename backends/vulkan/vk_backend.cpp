@@ -255,12 +255,14 @@ void VulkanBackend::run(const std::vector<Tensor*>& nodes, KernelErrors& errors)
                 ok = false;
                 break;
             }
-            const size_t es = dtype_size(t->type);
+            // Strides and offset in elements; in bytes for q8_0/q4_0 (2-byte aligned blocks).
+            const bool quant = dtype_is_quantized(t->type);
+            const size_t es = quant ? 1 : dtype_size(t->type);
             const size_t nbytes = t->nbytes();
             const size_t start = loc.offset / dev_.storage_align() * dev_.storage_align();
             const size_t range = std::min(loc.buffer_size - start, limits_.max_range);
             if (loc.offset + nbytes > loc.buffer_size || loc.offset + nbytes - start > range ||
-                (loc.offset - start) % es != 0) {
+                (loc.offset - start) % (quant ? 2 : es) != 0) {
                 errors.report("vulkan: tensor '" + std::string(t->name) +
                               "' lies outside its buffer or is misaligned: " + describe(node));
                 ok = false;

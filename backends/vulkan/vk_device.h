@@ -167,8 +167,8 @@ class Device {
 // The params block every shader reads at binding 0 (layout matches common.glsl, std430).
 struct TensorDesc {
     uint32_t ne[4];
-    uint32_t nb[4];  // in elements
-    uint32_t offs;   // in elements, relative to the binding's start
+    uint32_t nb[4];  // in elements (bytes for q8_0/q4_0)
+    uint32_t offs;   // in elements (bytes for q8_0/q4_0), relative to the binding's start
     uint32_t type;
     uint32_t pad[2];
 };

@@ -3,6 +3,7 @@
 // comments give the math). Supports mirrors the CPU kernels' contracts (dtypes, shapes,
 // broadcasting) plus what the shaders need: strides that are whole elements, 32-bit sizes and
 // strides, grids within maxComputeWorkGroupCount and tensors within one storage binding.
+// q8_0/q4_0 tensors are addressed in bytes (quant.glsl): packed rows, even strides and offset.
 #include "vk_ops.h"
 
 #include <algorithm>
@@ -21,15 +22,23 @@ bool is_float(DType t) {
 bool all_type(const Tensor* t, DType d) {
     return t && t->type == d;
 }
+bool is_quant(const Tensor* t) {
+    return t && dtype_is_quantized(t->type);
+}
 
 // The tensor can be addressed by a shader: element-sized strides and offset, 32-bit counts,
 // and its bytes fit one storage binding (with slack for aligning the binding's start down).
 bool addressable(const Tensor* t, const Limits& lim) {
     if (!t) return true;
-    const size_t es = dtype_size(t->type);
+    // Quantized data is addressed in bytes (strides too), read 16 bits at a time: blocks are
+    // 2-byte aligned.
+    const bool q = dtype_is_quantized(t->type);
+    if (q && t->nb[0] != dtype_size(t->type)) return false;
+    const size_t es = q ? 2 : dtype_size(t->type);
+    const size_t unit = q ? 1 : es;
     for (int i = 0; i < kMaxDims; ++i) {
         if (t->ne[i] <= 0 || t->ne[i] > 0xffffffffll) return false;
-        if (t->nb[i] % es != 0 || t->nb[i] / es > 0xffffffffull) return false;
+        if (t->nb[i] % es != 0 || t->nb[i] / unit > 0xffffffffull) return false;
     }
     if (t->view_src && t->view_offs % es != 0) return false;
     if ((uint64_t)t->nelements() > 0xffffffffull) return false;
@@ -84,7 +93,7 @@ GGML_VK_NO_KERNEL(TRANSPOSE)
 
 bool supports_CONT(const Tensor* node, const Limits& lim) {
     const Tensor* a = node->src[0];
-    return a && a->type == node->type && same_shape(a, node) &&
+    return a && a->type == node->type && !is_quant(a) && same_shape(a, node) &&
            grid_fits((uint64_t)node->nelements(), 256, lim);
 }
 void prepare_CONT(const Tensor* node, std::vector<Dispatch>& out) {
@@ -93,25 +102,36 @@ void prepare_CONT(const Tensor* node, std::vector<Dispatch>& out) {
     out.push_back(d);
 }
 
+// Quantizing (f32 -> q8_0/q4_0, one invocation per block) and dequantizing (q -> f32, in
+// copy.comp, per element) as well as the float conversions.
 bool supports_CPY(const Tensor* node, const Limits& lim) {
     const Tensor* a = node->src[0];
     if (!a || !same_shape(a, node) || !grid_fits((uint64_t)node->nelements(), 256, lim))
         return false;
+    if (is_quant(node)) return a->type == DType::F32 && a->ne[0] % dtype_blck(node->type) == 0;
+    if (is_quant(a)) return node->type == DType::F32;
     if (a->type == DType::I32 || node->type == DType::I32) return a->type == node->type;
     return is_float(a->type) && is_float(node->type);
 }
 void prepare_CPY(const Tensor* node, std::vector<Dispatch>& out) {
+    if (is_quant(node)) {
+        Dispatch d = make(node, "quantize", false);
+        grid_1d(d, (uint64_t)(node->nelements() / dtype_blck(node->type)), 64);
+        out.push_back(d);
+        return;
+    }
     prepare_CONT(node, out);
 }
 
-// a [ne0, n_rows, A2, A3] f32/f16/bf16, ids i32 [n, A2', A3'] -> f32 [ne0, n, A2', A3']
+// a [ne0, n_rows, A2, A3] f32/f16/bf16/q8_0/q4_0, ids i32 [n, A2', A3'] -> f32 [ne0, n, A2', A3']
 bool supports_GET_ROWS(const Tensor* node, const Limits& lim) {
     const Tensor* a = node->src[0];
     const Tensor* ids = node->src[1];
-    return a && is_float(a->type) && all_type(ids, DType::I32) && all_type(node, DType::F32) &&
-           node->ne[0] == a->ne[0] && node->ne[1] == ids->ne[0] && node->ne[2] == ids->ne[1] &&
-           node->ne[3] == ids->ne[2] && ids->ne[3] == 1 && node->ne[2] % a->ne[2] == 0 &&
-           node->ne[3] % a->ne[3] == 0 && grid_fits((uint64_t)node->nelements(), 256, lim);
+    return a && (is_float(a->type) || is_quant(a)) && all_type(ids, DType::I32) &&
+           all_type(node, DType::F32) && node->ne[0] == a->ne[0] && node->ne[1] == ids->ne[0] &&
+           node->ne[2] == ids->ne[1] && node->ne[3] == ids->ne[2] && ids->ne[3] == 1 &&
+           node->ne[2] % a->ne[2] == 0 && node->ne[3] % a->ne[3] == 0 &&
+           grid_fits((uint64_t)node->nelements(), 256, lim);
 }
 void prepare_GET_ROWS(const Tensor* node, std::vector<Dispatch>& out) {
     Dispatch d = make(node, "get_rows", true);
@@ -337,7 +357,8 @@ constexpr int64_t kMatVecMaxN = 8;  // columns up to which mul_mat_vec.comp is u
 bool supports_MUL_MAT(const Tensor* node, const Limits& lim) {
     const Tensor* a = node->src[0];
     const Tensor* b = node->src[1];
-    if (!a || !b || !is_float(a->type) || !all_type(b, DType::F32) || !all_type(node, DType::F32))
+    if (!a || !b || !(is_float(a->type) || is_quant(a)) || !all_type(b, DType::F32) ||
+        !all_type(node, DType::F32))
         return false;
     if (!(a->rows_contiguous() && b->rows_contiguous() && a->ne[0] == b->ne[0] &&
           b->ne[2] % a->ne[2] == 0 && b->ne[3] % a->ne[3] == 0 && node->ne[0] == a->ne[1] &&
@@ -354,7 +375,9 @@ void prepare_MUL_MAT(const Tensor* node, std::vector<Dispatch>& o) {
     const Tensor* b = node->src[1];
     const uint32_t batches = (uint32_t)(b->ne[2] * b->ne[3]);
     if (b->ne[1] <= kMatVecMaxN) {
-        Dispatch d = make(node, "mul_mat_vec", true);
+        // Quantized weights: a block-wise walk of the row (codes dotted, then scaled by d).
+        Dispatch d =
+            is_quant(a) ? make(node, "mul_mat_vec_q", false) : make(node, "mul_mat_vec", true);
         grid_1d(d, (uint64_t)a->ne[1], 64);
         d.groups[2] = batches;
         o.push_back(d);

@@ -58,6 +58,16 @@ void matmul_cases(std::vector<Case>& v) {
         return Outs{
             mul_mat(b.ctx, b.uniform(DType::F16, {512, 8}), b.uniform(DType::F32, {512, 4}))};
     });
+    // Larger than one GEMM block in every direction (kMmKc 1024, kMmMc 256, kMmNc 96), with
+    // ragged edges: exercises the k-block accumulation into C and the block loops.
+    reg(v, "mul_mat/f32_K1100_M300_N100", {Op::MUL_MAT}, kTolReduce, [](CaseBuilder& b) {
+        return Outs{mul_mat(b.ctx, b.uniform(DType::F32, {1100, 300}),
+                            b.uniform(DType::F32, {1100, 100}))};
+    });
+    reg(v, "mul_mat/f16_K1100_M300_N100", {Op::MUL_MAT}, kTolF16, [](CaseBuilder& b) {
+        return Outs{mul_mat(b.ctx, b.uniform(DType::F16, {1100, 300}),
+                            b.uniform(DType::F32, {1100, 100}))};
+    });
     reg(v, "mul_mat/f32_K1024_N33", {Op::MUL_MAT}, kTolReduce, [](CaseBuilder& b) {
         return Outs{
             mul_mat(b.ctx, b.uniform(DType::F32, {1024, 17}), b.uniform(DType::F32, {1024, 33}))};

@@ -66,8 +66,10 @@ std::vector<uint8_t> quantize_block(DType type, const double* x) {
     std::memcpy(out.data(), &dh, 2);
     if (type == DType::Q8_0) {
         for (int i = 0; i < 32; ++i) {
-            const float q = std::round(rounded(v[i] * id));  // half away from zero
-            out[2 + i] = (uint8_t)(int8_t)std::max(-127.0f, std::min(127.0f, q));
+            // half away from zero; the clamp order matches ggml/src/quant.cpp so that a NaN
+            // (1/d overflowing for a block below ~2^-121, stored d = 0) gives the same code
+            const float q = std::round(rounded(v[i] * id));
+            out[2 + i] = (uint8_t)(int8_t)std::min(127.0f, std::max(-127.0f, q));
         }
     } else {
         for (int i = 0; i < 16; ++i) {

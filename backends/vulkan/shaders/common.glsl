@@ -7,6 +7,7 @@
 // alignment; Desc.offs is the tensor's first element relative to that, and every stride is in
 // elements of the tensor's own dtype, so a view with any strides is addressed directly:
 //   element (i0, i1, i2, i3) = offs + i0*nb[0] + i1*nb[1] + i2*nb[2] + i3*nb[3].
+// q8_0/q4_0 tensors are the exception: offs and nb[] count bytes (quant.glsl).
 //
 // 16-bit data (f16, bf16) is read as raw 16-bit patterns and converted in registers:
 //   f16  -> f32: unpackHalf2x16 (exact);  bf16 -> f32: the pattern shifted into the high half.
@@ -24,6 +25,8 @@
 #define T_F16 1u
 #define T_BF16 2u
 #define T_I32 3u
+#define T_Q8_0 4u
+#define T_Q4_0 5u
 
 struct Desc {
     uvec4 ne;   // elements per dimension

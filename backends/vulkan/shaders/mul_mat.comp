@@ -1,9 +1,10 @@
 #version 450
 // mul_mat: y[m, n, i2, i3] = sum_k a[k, m, i2 / (B2 / A2), i3 / (B3 / A3)] * b[k, n, i2, i3]
-// for a f32/f16/bf16 [K, M, A2, A3] and b f32 [K, N, B2, B3] (the batch broadcast is the GQA
-// head mapping). Classic shared-memory tiling: a workgroup of 16x16 invocations computes a
-// 32x32 tile of y, each invocation a 2x2 block (rows tx, tx+16; columns ty, ty+16), streaming
-// K in steps of 16 through shared tiles of a and b (converted to f32 on load).
+// for a f32/f16/bf16/q8_0/q4_0 [K, M, A2, A3] and b f32 [K, N, B2, B3] (the batch broadcast
+// is the GQA head mapping). Classic shared-memory tiling: a workgroup of 16x16 invocations
+// computes a 32x32 tile of y, each invocation a 2x2 block (rows tx, tx+16; columns ty, ty+16),
+// streaming K in steps of 16 through shared tiles of a and b (converted to f32 on load; quantized
+// weights are dequantized exactly there).
 // Workgroup grid: (ceil(M/32), ceil(N/32), B2*B3).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
@@ -16,6 +17,8 @@ layout(local_size_x = 16, local_size_y = 16) in;
 DECL_BUF32(dst, 1)
 DECL_BUF32(srca, 2)
 DECL_BUF16(srca, 2)
+#define QBUF srca32
+#include "quant.glsl"
 DECL_BUF32(srcb, 3)
 
 shared float As[TK][TM + 1u];
@@ -33,6 +36,7 @@ void main() {
     const uint m0 = gl_WorkGroupID.x * TM, n0 = gl_WorkGroupID.y * TN;
     const uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y;
     const uint lid = ty * 16u + tx;
+    const bool aq = is_quant(A.type);
 
     float acc00 = 0.0, acc01 = 0.0, acc10 = 0.0, acc11 = 0.0;
     for (uint k0 = 0u; k0 < K; k0 += TK) {
@@ -42,8 +46,11 @@ void main() {
             const uint kk = l % TK, rr = l / TK;
             const uint k = k0 + kk;
             float va = 0.0, vb = 0.0;
-            if (k < K && m0 + rr < M)
-                va = LOAD_FLOAT(srca, A.type, abase + (m0 + rr) * A.nb.y + k * A.nb.x);
+            if (k < K && m0 + rr < M) {
+                const uint arow = abase + (m0 + rr) * A.nb.y;
+                va = aq ? q_get(A.type, arow, A.nb.x, k)
+                        : LOAD_FLOAT(srca, A.type, arow + k * A.nb.x);
+            }
             if (k < K && n0 + rr < N) vb = LOAD_F32(srcb, bbase + (n0 + rr) * B.nb.y + k * B.nb.x);
             As[kk][rr] = va;
             Bs[kk][rr] = vb;
