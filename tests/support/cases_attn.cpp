@@ -440,6 +440,30 @@ std::vector<FA> fa_configs() {
         f.offset = 192;
         add(f);
     }
+    // Decode-kernel shapes: one position with more than 16 query heads (rows split into
+    // chunks), head sizes that are not multiples of the 8-lane vectors, and exactly 16 rows
+    // at two positions with a causal offset and a mask.
+    {
+        FA f;
+        f.tag = "decode_f16_mqa_hq32_nkv300";
+        f.kv = DType::F16;
+        f.n_q = 1, f.n_kv = 300, f.Hq = 32, f.Hkv = 1, f.D = f.Dv = 64;
+        add(f);
+    }
+    {
+        FA f;
+        f.tag = "decode_f16_D13_Dv21_mqa";
+        f.kv = DType::F16;
+        f.n_q = 1, f.n_kv = 77, f.Hq = 4, f.Hkv = 1, f.D = 13, f.Dv = 21;
+        add(f);
+    }
+    {
+        FA f;
+        f.tag = "decode_f32_nq2_16rows_causal_mask";
+        f.n_q = 2, f.n_kv = 150, f.Hq = 16, f.Hkv = 2, f.D = f.Dv = 32;
+        f.causal = 1, f.offset = 148, f.mask = 1;
+        add(f);
+    }
     {
         FA f;
         f.tag = "f32_large_scores_scale1";
