@@ -97,34 +97,8 @@ GgmlType dtype_to_ggml_type(DType t) {
 }
 
 void dequantize_row(uint32_t id, const void* src, float* dst, int64_t n) {
-    const uint8_t* p = (const uint8_t*)src;
-    switch ((GgmlType)id) {
-        case GgmlType::F32:
-            std::memcpy(dst, src, (size_t)n * 4);
-            return;
-        case GgmlType::F16:
-            for (int64_t i = 0; i < n; ++i) {
-                f16_t h;
-                std::memcpy(&h, p + 2 * i, 2);
-                dst[i] = f16_to_f32(h);
-            }
-            return;
-        case GgmlType::BF16:
-            for (int64_t i = 0; i < n; ++i) {
-                bf16_t h;
-                std::memcpy(&h, p + 2 * i, 2);
-                dst[i] = bf16_to_f32(h);
-            }
-            return;
-        case GgmlType::Q8_0:
-            dequantize_q8_0(src, dst, n);
-            return;
-        case GgmlType::Q4_0:
-            dequantize_q4_0(src, dst, n);
-            return;
-        default:
-            break;
-    }
+    const std::optional<DType> dt = ggml_type_to_dtype(id);
+    if (dt && *dt != DType::I32) return to_float_row(*dt, src, dst, n);
     throw Error("dequantize_row: no conversion from ggml type " + ggml_type_name(id) + " to f32");
 }
 
