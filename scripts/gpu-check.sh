@@ -200,8 +200,8 @@ if [ -x "$BIN/ggml-bench" ]; then
     else
         record "ggml-bench attn --backend cuda" FAIL "see $OUT/ggml_bench.txt"
     fi
-    # Its "% limit" column is relative to the host CPU's FMA peak and read bandwidth, not the
-    # GPU's; the ms and GB/s columns are what to read (each includes one synchronisation).
+    # Its "% limit" column reads "n/a" for a device backend (the probes measure the host CPU);
+    # the ms and GB/s columns are what to read (each includes one synchronisation).
     if run_logged ggml_bench_matmul 90 "$BIN/ggml-bench" matmul --backend cuda; then
         record "ggml-bench matmul --backend cuda" INFO "see $OUT/ggml_bench_matmul.txt"
     else

@@ -236,12 +236,18 @@ void print_header(const Args& a) {
 }
 
 void print_row(const Args& a, const Row& r) {
-    if (a.csv)
-        std::printf("%s,%s,%s,%ld,%d,%.4f,%.3f,%.3f,%.2f\n", r.name.c_str(), r.path.c_str(),
-                    r.dtype.c_str(), r.seq, r.threads, r.ms, r.gflops, r.gbs, r.pct);
+    // A device backend has no % of the host's limits: "n/a" (empty in CSV).
+    char pct[32];
+    if (std::isnan(r.pct))
+        std::snprintf(pct, sizeof pct, "%s", a.csv ? "" : "n/a");
     else
-        std::printf("%-24s %-14s %3d %10.3f %9.2f %8.2f %7.1f%%\n", r.name.c_str(), r.path.c_str(),
-                    r.threads, r.ms, r.gflops, r.gbs, r.pct);
+        std::snprintf(pct, sizeof pct, a.csv ? "%.2f" : "%.1f%%", r.pct);
+    if (a.csv)
+        std::printf("%s,%s,%s,%ld,%d,%.4f,%.3f,%.3f,%s\n", r.name.c_str(), r.path.c_str(),
+                    r.dtype.c_str(), r.seq, r.threads, r.ms, r.gflops, r.gbs, pct);
+    else
+        std::printf("%-24s %-14s %3d %10.3f %9.2f %8.2f %8s\n", r.name.c_str(), r.path.c_str(),
+                    r.threads, r.ms, r.gflops, r.gbs, pct);
     std::fflush(stdout);
 }
 
@@ -353,6 +359,7 @@ void run_attn_case(const Args& a, const Limits& lim, const AttnCase& c, ggml::Ba
         r.gflops = flops / ms * 1e-6;
         r.gbs = bytes / ms * 1e-6;
         r.pct = c.decode ? 100.0 * r.gbs / lim.gbs : 100.0 * r.gflops / lim.gflops;
+        if (a.backend != "cpu") r.pct = NAN;  // the limits are the host CPU's
         print_row(a, r);
     };
     emit("flash", time_graph(best, a.reps, build(true)));
@@ -391,6 +398,7 @@ void run_mat_case(const Args& a, const Limits& lim, const MatCase& c, ggml::Back
         r.gflops = flops / ms * 1e-6;
         r.gbs = bytes / ms * 1e-6;
         r.pct = c.gemv ? 100.0 * r.gbs / lim.gbs : 100.0 * r.gflops / lim.gflops;
+        if (a.backend != "cpu") r.pct = NAN;  // the limits are the host CPU's
         print_row(a, r);
     };
     emit("mul_mat", time_graph(best, a.reps, build));
@@ -416,7 +424,7 @@ int main(int argc, char** argv) {
         bo.n_threads = a.threads;
         auto best = ggml::make_backend(a.backend, bo);
         std::printf(
-            "%s# machine limits (%d threads): FMA peak %.1f GFLOP/s, read bandwidth %.2f GB/s\n",
+            "%s# host CPU limits (%d threads): FMA peak %.1f GFLOP/s, read bandwidth %.2f GB/s\n",
             a.csv ? "" : "", a.threads, lim.gflops, lim.gbs);
         std::printf("# backend %s%s%s\n", a.backend.c_str(),
                     isa_req.empty() ? "" : ", GGML_CPU_ISA=", isa_req.c_str());
