@@ -21,8 +21,9 @@ enum class Isa : int { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3 };
 // 32-element blocks (ggml/include/ggml/types.h): {f16 d; int8 qs[32]} and {f16 d; uint8 qs[16]}.
 enum ElemType : int { kElemF32 = 0, kElemF16 = 1, kElemBF16 = 2, kElemQ8_0 = 3, kElemQ4_0 = 4 };
 
-// Besides the float operations, every VT (the per-ISA vector interface) provides two integer
-// block dot products for the quantized GEMV. Both return 8 lanes whose sum is the exact
+// Besides the float operations, every VT (the per-ISA vector interface) provides
+// `static float f16(uint16_t h)` (one f16 value to f32, exact) and two integer block dot
+// products for the quantized GEMV. Both return 8 lanes whose sum is the exact
 // integer dot product (each lane an exact integer, |lane| < 2^24, so float is exact):
 //   static V dot_q8(const int8_t* a, const int8_t* b);    // sum_{i<32} a[i] * b[i]
 //   static V dot_q4(const uint8_t* qs, const int8_t* b);  // sum_{i<16} (lo(qs[i]) - 8) * b[i]

@@ -26,6 +26,8 @@ struct VT {
     static V load_f16(const uint16_t* p) {
         return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p));
     }
+    // One f16 value (a quantized block's scale) without a trip through memory.
+    static float f16(uint16_t h) { return _cvtsh_ss(h); }
     static V load_bf16(const uint16_t* p) {
         const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p));
         return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));

@@ -45,6 +45,10 @@ struct VT {
         return {vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))),
                 vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p + 4)))};
     }
+    // One f16 value (a quantized block's scale), converted in a register.
+    static float f16(uint16_t h) {
+        return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
+    }
     static V load_bf16(const uint16_t* p) {
         const uint16x8_t w = vld1q_u16(p);
         return {vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(w), 16)),

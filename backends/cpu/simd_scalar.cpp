@@ -30,6 +30,7 @@ struct VT {
     static void store(float* p, const V& x) { std::memcpy(p, x.v, sizeof x.v); }
     static V load_f16(const uint16_t* p);
     static V load_bf16(const uint16_t* p);
+    static float f16(uint16_t h);
     static V fma(const V& a, const V& b, const V& c) {
         V r;
         for (int i = 0; i < 8; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i];
@@ -103,6 +104,9 @@ VT::V VT::load_f16(const uint16_t* p) {
     V r;
     for (int i = 0; i < 8; ++i) r.v[i] = h2f(p[i]);
     return r;
+}
+float VT::f16(uint16_t h) {
+    return h2f(h);
 }
 VT::V VT::load_bf16(const uint16_t* p) {
     V r;
