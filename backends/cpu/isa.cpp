@@ -171,9 +171,7 @@ size_t mm_partition(MmArgs& a, int nth) {
 }
 
 size_t mmq_partition(const MmArgs& a, int nth) {
-    const size_t per_thread =
-        round64((size_t)(kMmqTileN * a.K)) + round64(4 * (size_t)(kMmqTileN * (a.K / 32)));
-    return per_thread * (size_t)nth;
+    return mmq_scratch_per_thread(a.K) * (size_t)nth;
 }
 
 }  // namespace cpu

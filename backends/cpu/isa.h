@@ -100,7 +100,13 @@ size_t mm_partition(MmArgs& a, int nth);
 // kMmqTileN rows. Per thread: kMmqTileN * K int8 codes, then kMmqTileN * K/32 f32 scales,
 // each part rounded up to 64 bytes (simd_quant.inc).
 constexpr int64_t kMmqTileN = 16;
-size_t mmq_partition(const MmArgs& a, int nth);
+// Internal linkage (static): each instruction-set translation unit keeps its own copy, so no
+// copy compiled with that set's flags can stand in for another's (see the top of this file).
+static inline constexpr size_t mmq_scratch_per_thread(int64_t K) {
+    return ((size_t)(kMmqTileN * K) + 63) / 64 * 64 +
+           (4 * (size_t)(kMmqTileN * (K / 32)) + 63) / 64 * 64;
+}
+size_t mmq_partition(const MmArgs& a, int nth);  // nth * mmq_scratch_per_thread(K)
 
 struct IsaKernels {
     Isa isa;
