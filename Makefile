@@ -61,3 +61,9 @@ fuzz:
 .PHONY: test-neon
 test-neon:
 	JOBS=$(JOBS) bash tools/test-neon.sh
+
+# The AVX-512 instruction sets on a host without AVX-512: the real objects are checked for
+# their instructions, and the kernels run on SIMDe's portable intrinsics (tools/test-avx512.sh).
+.PHONY: test-avx512
+test-avx512:
+	JOBS=$(JOBS) bash tools/test-avx512.sh

@@ -48,17 +48,31 @@ bool isa_available(Isa isa) {
 #else
             return false;
 #endif
+        case Isa::Avx512:
+#if defined(GGML_AVX512_SIMDE)
+            // Test build: SIMDe runs the AVX-512 intrinsics on AVX2 (tools/test-avx512.sh).
+            return isa_kernels_avx512() != nullptr && isa_available(Isa::Avx2);
+#elif defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+            // libgcc's cpuid check also requires the OS to save the zmm and mask registers.
+            return isa_kernels_avx512() != nullptr && isa_available(Isa::Avx2) &&
+                   __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                   __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#else
+            return false;
+#endif
         case Isa::Neon:
             return isa_kernels_neon() != nullptr;  // baseline on AArch64
-        default:
-            return false;  // no AVX-512 kernels are compiled yet
     }
+    return false;
 }
 
 const IsaKernels& select_isa() {
-    Isa best = isa_available(Isa::Avx2) ? Isa::Avx2 : Isa::Scalar;
+    Isa best = isa_available(Isa::Avx512) ? Isa::Avx512
+               : isa_available(Isa::Avx2) ? Isa::Avx2
+                                          : Isa::Scalar;
     if (isa_available(Isa::Neon)) best = Isa::Neon;
     const char* env = std::getenv("GGML_CPU_ISA");
+    bool avx512_base = false;
     if (env && *env) {
         const std::string want = env;
         Isa req = best;
@@ -67,7 +81,7 @@ const IsaKernels& select_isa() {
             req = Isa::Scalar;
         else if (want == "avx2")
             req = Isa::Avx2;
-        else if (want == "avx512")
+        else if (want == "avx512" || want == "avx512-base")
             req = Isa::Avx512;
         else if (want == "neon")
             req = Isa::Neon;
@@ -75,23 +89,27 @@ const IsaKernels& select_isa() {
             known = false;
         if (!known)
             std::fprintf(stderr,
-                         "ggml cpu: GGML_CPU_ISA=%s is not one of scalar|avx2|avx512|neon; "
-                         "using %s\n",
+                         "ggml cpu: GGML_CPU_ISA=%s is not one of "
+                         "scalar|avx2|avx512|avx512-base|neon; using %s\n",
                          env, isa_name(best));
         else if (!isa_available(req))
             std::fprintf(stderr,
                          "ggml cpu: GGML_CPU_ISA=%s is not available on this CPU/build; using %s\n",
                          env, isa_name(best));
-        else
+        else {
             best = req;
+            avx512_base = want == "avx512-base";
+        }
     }
-    const IsaKernels& k = best == Isa::Avx2   ? *isa_kernels_avx2()
+    const IsaKernels& k = best == Isa::Avx512
+                              ? *(avx512_base ? isa_kernels_avx512_base() : isa_kernels_avx512())
+                          : best == Isa::Avx2 ? *isa_kernels_avx2()
                           : best == Isa::Neon ? *isa_kernels_neon()
                                               : *isa_kernels_scalar();
     // A request that was honoured is confirmed once per process, naming the variant (e.g.
     // neon+dotprod); one that was not is reported above.
     static std::atomic<bool> reported{false};
-    if (env && std::string(env) == isa_name(k.isa) && !reported.exchange(true))
+    if (env && (std::string(env) == isa_name(k.isa) || avx512_base) && !reported.exchange(true))
         std::fprintf(stderr, "ggml cpu: GGML_CPU_ISA=%s: using %s\n", env, k.name);
     return k;
 }

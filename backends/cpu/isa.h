@@ -1,11 +1,13 @@
 // Run-time instruction-set dispatch for the CPU backend's hot loops.
 //
-// The kernels in simd_impl.inc are written once against an 8-lane vector interface and
-// compiled into one translation unit per instruction set: simd_scalar.cpp (baseline, always
-// built) and simd_avx2.cpp (AVX2+FMA+F16C, built with per-file flags on x86-64). The
-// backend picks the best set the CPU reports through cpuid when it is created;
-// GGML_CPU_ISA=scalar|avx2|avx512|neon forces one (an unavailable request is reported on
-// stderr and the best available set is used). Only plain data crosses this boundary, so the
+// The kernels in simd_impl.inc are written once against an 8-lane vector interface (with
+// 16-float micro-kernel rows) and compiled into one translation unit per instruction set:
+// simd_scalar.cpp (baseline, always built), simd_avx2.cpp (AVX2+FMA+F16C) and
+// simd_avx512.cpp (AVX-512 F/BW/DQ/VL, plus a copy with VNNI and BF16), built with per-file
+// flags on x86-64, and simd_neon.cpp on AArch64. The backend picks the best set the CPU
+// reports through cpuid when it is created; GGML_CPU_ISA=scalar|avx2|avx512|neon forces one
+// (avx512-base: the AVX-512 set without VNNI/BF16); an unavailable request is reported on
+// stderr and the best available set is used. Only plain data crosses this boundary, so the
 // ISA translation units never instantiate shared inline code (a copy compiled with AVX2 could
 // otherwise be picked by the linker for the baseline path).
 #pragma once
@@ -118,6 +120,9 @@ struct IsaKernels {
 // nullptr when the set was not compiled in.
 const IsaKernels* isa_kernels_scalar();
 const IsaKernels* isa_kernels_avx2();
+// The AVX-512 set with VNNI and BF16 when cpuid reports both, else the base AVX-512 set.
+const IsaKernels* isa_kernels_avx512();
+const IsaKernels* isa_kernels_avx512_base();
 // On AArch64 the NEON set, with the dot-product extension when HWCAP reports it.
 const IsaKernels* isa_kernels_neon();
 

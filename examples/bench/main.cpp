@@ -4,7 +4,8 @@
 //   ggml-bench attn   [-t N] [--reps N] [--csv] [--backend NAME] [--sweep] [--no-scalar] [--case S]
 //   ggml-bench matmul [-t N] [--reps N] [--csv] [--backend NAME] [--no-scalar] [--case S]
 //
-// Limits: FMA throughput = independent 8-wide FMA chains on every thread (2 flops per lane);
+// Limits: FMA throughput = independent FMA chains on every thread, 16-wide where the CPU has
+// AVX-512, else 8-wide (2 flops per lane);
 // read bandwidth = every thread summing its share of a 512 MB buffer. A case's "% limit" is
 // GFLOP/s over the FMA peak for compute-bound cases and GB/s over the read bandwidth for
 // bandwidth-bound ones (decode, GEMV). Attention FLOPs = 4 * n_q * n_kv * D * Hq (halved when
@@ -113,6 +114,21 @@ __attribute__((target("avx2,fma"))) float fma_chains_avx2(long iters) {
     _mm256_storeu_ps(out, s);
     return out[0] + out[7];
 }
+
+// The same with 16-lane zmm FMAs: the limit of a CPU with AVX-512 (on cores that split a zmm
+// FMA in two halves it measures the same as the AVX2 probe, as it should).
+__attribute__((target("avx512f"))) float fma_chains_avx512(long iters) {
+    __m512 a[12];
+    for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(0.001f * (float)i);
+    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    for (long it = 0; it < iters; ++it)
+        for (int i = 0; i < 12; ++i) a[i] = _mm512_fmadd_ps(a[i], m, c);
+    __m512 s = a[0];
+    for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
+    float out[16];
+    _mm512_storeu_ps(out, s);
+    return out[0] + out[15];
+}
 #endif
 
 float fma_chains_scalar(long iters) {
@@ -125,9 +141,10 @@ float fma_chains_scalar(long iters) {
 
 // GFLOP/s of FMAs on all threads (best of 3).
 double measure_fma_peak(int threads) {
-    bool avx2 = false;
+    bool avx2 = false, avx512 = false;
 #if defined(__x86_64__)
     avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    avx512 = __builtin_cpu_supports("avx512f");
 #endif
     const long iters = 20000000;
     double best = 0;
@@ -137,7 +154,9 @@ double measure_fma_peak(int threads) {
         on_threads(threads, [&](int) {
             float r = 0;
 #if defined(__x86_64__)
-            if (avx2)
+            if (avx512)
+                r = fma_chains_avx512(iters);
+            else if (avx2)
                 r = fma_chains_avx2(iters);
             else
 #endif
@@ -145,8 +164,9 @@ double measure_fma_peak(int threads) {
             sink = sink + r;
         });
         const double s = ms_since(t0) * 1e-3;
-        const double flops =
-            avx2 ? (double)threads * iters * 12 * 8 * 2 : (double)threads * (iters / 8) * 8 * 2;
+        const double flops = avx512 ? (double)threads * iters * 12 * 16 * 2
+                             : avx2 ? (double)threads * iters * 12 * 8 * 2
+                                    : (double)threads * (iters / 8) * 8 * 2;
         best = std::max(best, flops / s * 1e-9);
     }
     return best;

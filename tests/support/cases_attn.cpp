@@ -323,6 +323,34 @@ std::vector<FA> fa_configs() {
         f.causal = 1;
         add(f);
     }
+    // Prefill against bf16 keys: AVX512-BF16 takes S = Q K^T from bf16 pairs (q rounded to
+    // bf16); several KV blocks with a ragged last one, rows not a multiple of the 6-row panels,
+    // and every score modifier on top. With odd D the pairs do not fit and the f32 path runs.
+    {
+        FA f;
+        f.tag = "bf16_prefill_nkv150_causal_mask_steer_softcap";
+        f.kv = DType::BF16;
+        f.Hq = 8;
+        f.Hkv = 2;
+        f.n_q = f.n_kv = 150;
+        f.causal = 1;
+        f.mask = 1;
+        f.softcap = 30.0f;
+        f.steered = {1, 6};
+        add(f);
+    }
+    {
+        FA f;
+        f.tag = "bf16_prefill_D13_Dv20";
+        f.kv = DType::BF16;
+        f.D = 13;
+        f.Dv = 20;
+        f.Hq = 8;
+        f.Hkv = 2;
+        f.n_q = 40;
+        f.n_kv = 70;
+        add(f);
+    }
     // Decode: one query row against a long cache.
     {
         FA f;
