@@ -2,7 +2,7 @@
 // under qemu-aarch64 by tools/test-neon.sh. The harness tests the kernels end to end within
 // tolerances; this checks each VT member exactly against plain C++:
 //   loads, stores, add/sub/mul/fma, hsum (the scalar set's summation order), max/hmax,
-//   transpose8, load_f16 and load_bf16 on all 65536 bit patterns, exp bitwise against the
+//   transpose8, load_f16, load_bf16 and f16_at on all 65536 bit patterns, exp bitwise against the
 //   AVX2 set's operation sequence written with fmaf (and within 2 ulp of double exp; exactly 0
 //   below -87.3, -inf included), dot_q8/dot_q4 exact on random and extreme blocks.
 // Built once for armv8-a and once with -march=armv8.2-a+dotprod -DGGML_NEON_DOTPROD_COPY.
@@ -102,7 +102,7 @@ int main() {
         for (int j = 0; j < 8; ++j) check(r[j] == m[8 * j + i], "transpose8", r[j], m[8 * j + i]);
     }
 
-    uint16_t h[8];
+    uint16_t h[12] = {};  // 8 patterns, then room for f16_at's 8-byte read of the last one
     for (uint32_t base = 0; base < 65536; base += 8) {
         for (int i = 0; i < 8; ++i) h[i] = (uint16_t)(base + i);
         to(r, VT::load_f16(h));
@@ -111,6 +111,10 @@ int main() {
         to(r, VT::load_bf16(h));
         for (int i = 0; i < 8; ++i)
             check(same_bits(r[i], ggml::cpu::b2f(h[i])), "load_bf16", r[i], ggml::cpu::b2f(h[i]));
+        for (int i = 0; i < 8; ++i) {
+            const float f = VT::f16_at((const uint8_t*)(h + i));
+            check(same_bits(f, ggml::cpu::h2f(h[i])), "f16_at", f, ggml::cpu::h2f(h[i]));
+        }
     }
 
     double worst_ulp = 0.0;
@@ -141,8 +145,7 @@ int main() {
         for (int i = 0; i < 16; ++i) q4[i] = (uint8_t)(it == 0 ? 0x00 : it == 1 ? 0xff : un(rng));
         int32_t s8 = 0, s4 = 0;
         for (int i = 0; i < 32; ++i) s8 += qa[i] * qb[i];
-        for (int i = 0; i < 16; ++i)
-            s4 += ((q4[i] & 15) - 8) * qb[i] + ((q4[i] >> 4) - 8) * qb[i + 16];
+        for (int i = 0; i < 16; ++i) s4 += (q4[i] & 15) * qb[i] + (q4[i] >> 4) * qb[i + 16];
         to(r, VT::dot_q8(qa, qb));
         double t8 = 0;
         for (int l = 0; l < 8; ++l) {

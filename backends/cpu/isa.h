@@ -24,12 +24,15 @@ enum class Isa : int { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3 };
 enum ElemType : int { kElemF32 = 0, kElemF16 = 1, kElemBF16 = 2, kElemQ8_0 = 3, kElemQ4_0 = 4 };
 
 // Besides the float operations, every VT (the per-ISA vector interface) provides
-// `static float f16(uint16_t h)` (one f16 value to f32, exact) and two integer block dot
-// products for the quantized GEMV. Both return 8 lanes whose sum is the exact
-// integer dot product (each lane an exact integer, |lane| < 2^24, so float is exact):
+// `static float f16_at(const uint8_t* p)` (the f16 value at p to f32, exact; 8 bytes must be
+// readable from p, as in any quantized block) and two integer block dot products for the
+// quantized GEMV. Both return 8 lanes whose sum is the exact integer dot product (each lane
+// an exact integer, |lane| < 2^24, so float is exact):
 //   static V dot_q8(const int8_t* a, const int8_t* b);    // sum_{i<32} a[i] * b[i]
-//   static V dot_q4(const uint8_t* qs, const int8_t* b);  // sum_{i<16} (lo(qs[i]) - 8) * b[i]
-//                                                          //  + (hi(qs[i]) - 8) * b[i + 16]
+//   static V dot_q4(const uint8_t* qs, const int8_t* b);  // sum_{i<16} lo(qs[i]) * b[i]
+//                                                          //  + hi(qs[i]) * b[i + 16]
+// dot_q4 takes the nibbles as stored (0..15): the kernel subtracts q4_0's offset 8 as
+// 8 * sum(b) once per block of x, which spares every weight block that subtraction.
 
 // Fused attention, all strides in bytes, rows packed (element stride = element size).
 // q f32 [D, n_q, Hq, B]; k, v [D|Dv, n_kv, Hkv, B]; mask f32 [n_kv, n_q, m_ne2, m_ne3];
@@ -99,14 +102,14 @@ constexpr int64_t kMmGemvMaxN = 4;
 size_t mm_partition(MmArgs& a, int nth);
 
 // Quantized weights (kElemQ8_0 / kElemQ4_0): x rows are rounded to q8_0 in tiles of
-// kMmqTileN rows. Per thread: kMmqTileN * K int8 codes, then kMmqTileN * K/32 f32 scales,
-// each part rounded up to 64 bytes (simd_quant.inc).
+// kMmqTileN rows. Per thread: kMmqTileN * K int8 codes, then kMmqTileN * K/32 f32 scales and
+// as many f32 q4_0 offsets, each part rounded up to 64 bytes (simd_quant.inc).
 constexpr int64_t kMmqTileN = 16;
 // Internal linkage (static): each instruction-set translation unit keeps its own copy, so no
 // copy compiled with that set's flags can stand in for another's (see the top of this file).
 static inline constexpr size_t mmq_scratch_per_thread(int64_t K) {
     return ((size_t)(kMmqTileN * K) + 63) / 64 * 64 +
-           (4 * (size_t)(kMmqTileN * (K / 32)) + 63) / 64 * 64;
+           2 * ((4 * (size_t)(kMmqTileN * (K / 32)) + 63) / 64 * 64);
 }
 size_t mmq_partition(const MmArgs& a, int nth);  // nth * mmq_scratch_per_thread(K)
 

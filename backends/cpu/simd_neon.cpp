@@ -47,8 +47,8 @@ struct VT {
                 vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p + 4)))};
     }
     // One f16 value (a quantized block's scale), converted in a register.
-    static float f16(uint16_t h) {
-        return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
+    static float f16_at(const uint8_t* p) {
+        return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t*)p))), 0);
     }
     static V load_bf16(const uint16_t* p) {
         const uint16x8_t w = vld1q_u16(p);
@@ -107,10 +107,8 @@ struct VT {
     }
     static V dot_q4(const uint8_t* qs, const int8_t* b) {
         const uint8x16_t bytes = vld1q_u8(qs);
-        const int8x16_t eight = vdupq_n_s8(8);
-        const int8x16_t lo =
-            vsubq_s8(vreinterpretq_s8_u8(vandq_u8(bytes, vdupq_n_u8(0x0f))), eight);
-        const int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4)), eight);
+        const int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(bytes, vdupq_n_u8(0x0f)));
+        const int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4));
         return {vcvtq_f32_s32(dot16(lo, vld1q_s8(b))), vcvtq_f32_s32(dot16(hi, vld1q_s8(b + 16)))};
     }
     // In place 4x4 transpose of rows a..d.

@@ -31,7 +31,7 @@ struct VT {
     static void store(float* p, const V& x) { std::memcpy(p, x.v, sizeof x.v); }
     static V load_f16(const uint16_t* p);
     static V load_bf16(const uint16_t* p);
-    static float f16(uint16_t h);
+    static float f16_at(const uint8_t* p);
     static V fma(const V& a, const V& b, const V& c) {
         V r;
         for (int i = 0; i < 8; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i];
@@ -84,7 +84,7 @@ struct VT {
         for (int l = 0; l < 8; ++l) {
             int32_t s = 0;
             for (int i = 2 * l; i < 2 * l + 2; ++i)
-                s += ((qs[i] & 15) - 8) * b[i] + ((qs[i] >> 4) - 8) * b[i + 16];
+                s += (qs[i] & 15) * b[i] + (qs[i] >> 4) * b[i + 16];
             r.v[l] = (float)s;
         }
         return r;
@@ -106,7 +106,9 @@ VT::V VT::load_f16(const uint16_t* p) {
     for (int i = 0; i < 8; ++i) r.v[i] = h2f(p[i]);
     return r;
 }
-float VT::f16(uint16_t h) {
+float VT::f16_at(const uint8_t* p) {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
     return h2f(h);
 }
 VT::V VT::load_bf16(const uint16_t* p) {
