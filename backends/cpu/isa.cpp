@@ -43,20 +43,21 @@ bool isa_available(Isa isa) {
             return true;
         case Isa::Avx2:
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-            return isa_kernels_avx2() != nullptr && __builtin_cpu_supports("avx2") &&
-                   __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+            // cpuid first: the kernel getters are compiled with their set's flags.
+            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                   __builtin_cpu_supports("f16c") && isa_kernels_avx2() != nullptr;
 #else
             return false;
 #endif
         case Isa::Avx512:
 #if defined(GGML_AVX512_SIMDE)
             // Test build: SIMDe runs the AVX-512 intrinsics on AVX2 (tools/test-avx512.sh).
-            return isa_kernels_avx512() != nullptr && isa_available(Isa::Avx2);
+            return isa_available(Isa::Avx2) && isa_kernels_avx512() != nullptr;
 #elif defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
             // libgcc's cpuid check also requires the OS to save the zmm and mask registers.
-            return isa_kernels_avx512() != nullptr && isa_available(Isa::Avx2) &&
-                   __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                   __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+            return isa_available(Isa::Avx2) && __builtin_cpu_supports("avx512f") &&
+                   __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                   __builtin_cpu_supports("avx512vl") && isa_kernels_avx512() != nullptr;
 #else
             return false;
 #endif
