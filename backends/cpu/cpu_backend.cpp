@@ -8,6 +8,7 @@
 // when another process shares the cores.
 #include "cpu_backend.h"
 
+#include <atomic>
 #include <new>
 #include <string>
 
@@ -164,19 +165,40 @@ std::unique_ptr<Buffer> CpuBackend::alloc_buffer(size_t size) {
     }
 }
 
+namespace {
+
+// Job numbers for KernelArgs::claim, one counter per node. Two counters alternate: node s
+// uses counter s % 2, and while it runs thread 0 zeroes the other one for node s + 1 (every
+// thread has left node s - 1, the barrier between nodes guarantees it, and the next barrier
+// publishes the zero). Each counter has its own cache line.
+struct JobCounters {
+    struct alignas(64) Counter {
+        std::atomic<int64_t> next{0};
+    };
+    Counter c[2];
+    static int64_t claim(void* ctx) {
+        return static_cast<Counter*>(ctx)->next.fetch_add(1, std::memory_order_relaxed);
+    }
+};
+
+}  // namespace
+
 void CpuBackend::compute(const std::vector<Tensor*>& nodes, const std::vector<void*>& work,
                          KernelErrors& errors) {
     const size_t n_nodes = nodes.size();
     const int n_threads = n_threads_;
     const cpu::IsaKernels* isa = isa_;
     cpu::SpinBarrier barrier;
+    JobCounters jobs;
     auto body = [&](int ith, int nth) {
+        size_t step = 0;  // nodes run so far: the same on every thread
         for (size_t i = 0; i < n_nodes; ++i) {
             const Tensor* node = nodes[i];
             if (node->op == Op::NONE || op_info(node->op).view) continue;
             const cpu::Kernel& k = cpu::kernel(node->op);
             const size_t need = k.work_size(node, n_threads);
             void* w = i < work.size() ? work[i] : nullptr;
+            if (ith == 0) jobs.c[(step + 1) % 2].next.store(0, std::memory_order_relaxed);
             const char* why = check_node(node, k, need, w);
             if (why) {
                 if (ith == 0) errors.report(std::string("cpu: ") + why + ": " + describe(node));
@@ -191,9 +213,12 @@ void CpuBackend::compute(const std::vector<Tensor*>& nodes, const std::vector<vo
                 if (nth > 1) {
                     args.barrier = &cpu::SpinBarrier::wait_fn;
                     args.barrier_ctx = &barrier;
+                    args.claim = &JobCounters::claim;
+                    args.claim_ctx = &jobs.c[step % 2];
                 }
                 k.run(node, args);
             }
+            ++step;
             barrier.wait(nth);
         }
     };

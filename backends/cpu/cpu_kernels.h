@@ -31,6 +31,12 @@ struct KernelArgs {
     // Waits until all nth threads of the team have called it (nullptr when nth == 1).
     void (*barrier)(void* ctx, int nth) = nullptr;
     void* barrier_ctx = nullptr;
+    // Hands out 0, 1, 2, ... across the team, one number per call, starting from 0 at each
+    // node (nullptr when nth == 1). Kernels whose jobs are independent take them in this
+    // order, so a thread slowed by the machine does fewer jobs instead of holding up the node;
+    // each job's result does not depend on which thread runs it.
+    int64_t (*claim)(void* ctx) = nullptr;
+    void* claim_ctx = nullptr;
 };
 
 using RunFn = void (*)(const Tensor* node, const KernelArgs& args);

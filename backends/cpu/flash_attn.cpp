@@ -140,6 +140,8 @@ void run_FLASH_ATTN(const Tensor* node, const KernelArgs& args) {
         fa.nth = args.nth;
         fa.barrier = args.barrier;
         fa.barrier_ctx = args.barrier_ctx;
+        fa.claim = args.claim;
+        fa.claim_ctx = args.claim_ctx;
         if (args.nth > 1 && !args.barrier) fa.splits = 1;  // no way to wait for the merge
         args.isa->flash_attn(fa);
         return;

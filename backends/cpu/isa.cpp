@@ -179,10 +179,16 @@ size_t fa_partition(FaArgs& a, int nth) {
 size_t mm_partition(MmArgs& a, int nth) {
     const int64_t batches = a.B2 * a.B3;
     a.m_splits = batches >= nth ? 1 : ceil_div(nth, batches);
+    a.n_splits = 1;
     if (a.N <= kMmGemvMaxN) {
         a.m_splits = std::max<int64_t>(a.m_splits, std::min<int64_t>(ceil_div(a.M, 64), 4 * nth));
         return 0;
     }
+    // Jobs of at most kMmMc W rows (x is packed once per such block anyway) by kMmNj x rows,
+    // so that the threads can even out through the job dispenser; packing stays a fraction of
+    // a percent of a job's FMAs.
+    if (batches < nth) a.m_splits = std::max(a.m_splits, ceil_div(a.M, kMmMc));
+    a.n_splits = ceil_div(a.N, kMmNj);
     const int64_t kcb = std::min(a.K, kMmKc), mcb = std::min(kMmMc, (a.M + 15) / 16 * 16);
     const size_t per_thread = round64(4 * (size_t)(kMmNc * kcb + 8)) +
                               round64(4 * (size_t)(mcb * kcb)) + round64(4 * 6 * 16);

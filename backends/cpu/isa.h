@@ -68,6 +68,9 @@ struct FaArgs {
     // Waits for all nth threads (needed when splits > 1 and nth > 1).
     void (*barrier)(void* ctx, int nth);
     void* barrier_ctx;
+    // The team's job dispenser (KernelArgs::claim), or nullptr for a static split.
+    int64_t (*claim)(void* ctx);
+    void* claim_ctx;
 };
 
 constexpr int64_t kFaRows = 64;     // rows of a query block
@@ -88,15 +91,19 @@ struct MmArgs {
     uint8_t* y;
     size_t y_nb1, y_nb2, y_nb3;
     int64_t K, M, N, B2, B3, r2, r3;  // r2 = B2 / w ne2, r3 = B3 / w ne3
-    int64_t m_splits;
+    int64_t m_splits, n_splits;       // jobs: (batch, W-row chunk, x-row chunk)
     uint8_t* work;
     int ith, nth;
+    // The team's job dispenser (KernelArgs::claim), or nullptr for a static split.
+    int64_t (*claim)(void* ctx);
+    void* claim_ctx;
 };
 
-constexpr int64_t kMmKc = 1024;  // k block of the packed GEMM (C is revisited once per block)
-constexpr int64_t kMmKs = 256;   // k sub-block: one W panel slice, [kMmKs][16] floats, in L1
-constexpr int64_t kMmNc = 96;    // x rows packed per pass (a multiple of 6), kept in L2
-constexpr int64_t kMmMc = 256;   // W rows packed per pass (a multiple of 16)
+constexpr int64_t kMmKc = 1024;       // k block of the packed GEMM (C is revisited once per block)
+constexpr int64_t kMmKs = 256;        // k sub-block: one W panel slice, [kMmKs][16] floats, in L1
+constexpr int64_t kMmNc = 96;         // x rows packed per pass (a multiple of 6), kept in L2
+constexpr int64_t kMmMc = 256;        // W rows packed per pass (a multiple of 16)
+constexpr int64_t kMmNj = 4 * kMmNc;  // most x rows of one GEMM job
 constexpr int64_t kMmGemvMaxN = 4;
 
 size_t mm_partition(MmArgs& a, int nth);

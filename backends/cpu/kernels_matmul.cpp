@@ -95,6 +95,8 @@ void run_MUL_MAT(const Tensor* node, const KernelArgs& args) {
         mm.work = (uint8_t*)args.work;
         mm.ith = args.ith;
         mm.nth = args.nth;
+        mm.claim = args.claim;
+        mm.claim_ctx = args.claim_ctx;
         args.isa->mul_mat(mm);
         return;
     }

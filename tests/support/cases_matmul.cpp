@@ -68,6 +68,12 @@ void matmul_cases(std::vector<Case>& v) {
         return Outs{mul_mat(b.ctx, b.uniform(DType::F16, {1100, 300}),
                             b.uniform(DType::F32, {1100, 100}))};
     });
+    // More x rows than one GEMM job takes (kMmNj 384): jobs split x as well as W, with a
+    // ragged last block of each.
+    reg(v, "mul_mat/f32_K300_M70_N800", {Op::MUL_MAT}, kTolReduce, [](CaseBuilder& b) {
+        return Outs{
+            mul_mat(b.ctx, b.uniform(DType::F32, {300, 70}), b.uniform(DType::F32, {300, 800}))};
+    });
     reg(v, "mul_mat/f32_K1024_N33", {Op::MUL_MAT}, kTolReduce, [](CaseBuilder& b) {
         return Outs{
             mul_mat(b.ctx, b.uniform(DType::F32, {1024, 17}), b.uniform(DType::F32, {1024, 33}))};
