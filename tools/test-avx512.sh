@@ -13,20 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build-avx512}
 JOBS=${JOBS:-$(nproc)}
-t_start=$(date +%s)
-t_last=$t_start
-failures=0
-
-step() {
-    local now
-    now=$(date +%s)
-    echo "test-avx512: $1 ($((now - t_last)) s)"
-    t_last=$now
-}
-fail() {
-    echo "test-avx512: FAIL: $*"
-    failures=$((failures + 1))
-}
+TAG=test-avx512
+# shellcheck source=tools/test-lib.sh
+source tools/test-lib.sh
 
 if [ "$(uname -m)" != x86_64 ]; then
     echo "test-avx512: skipped: not an x86-64 host"
@@ -40,16 +29,7 @@ missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake make)
 [ -f /usr/include/simde/x86/avx512.h ] || missing+=(libsimde-dev)
 [ -f /usr/include/catch2/catch.hpp ] || missing+=(catch2)
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" != 0 ]; then
-        echo "test-avx512: missing packages; run: sudo apt-get install -y ${missing[*]}" >&2
-        exit 1
-    fi
-    echo "test-avx512: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing "${missing[@]}"
 
 # 1. What the real build emits.
 obj="$BUILD/native-objects"

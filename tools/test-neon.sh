@@ -18,36 +18,16 @@ JOBS=${JOBS:-$(nproc)}
 TEST_GGML=${NEON_TEST_GGML:-1}
 TRIPLE=aarch64-linux-gnu
 SYSROOT=/usr/$TRIPLE
-t_start=$(date +%s)
-t_last=$t_start
-failures=0
-
-step() {
-    local now
-    now=$(date +%s)
-    echo "test-neon: $1 ($((now - t_last)) s)"
-    t_last=$now
-}
-fail() {
-    echo "test-neon: FAIL: $*"
-    failures=$((failures + 1))
-}
+TAG=test-neon
+# shellcheck source=tools/test-lib.sh
+source tools/test-lib.sh
 
 missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake make)
 command -v $TRIPLE-g++ >/dev/null 2>&1 || missing+=("g++-$TRIPLE")
 command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
 [ -f /usr/include/catch2/catch.hpp ] || missing+=(catch2)
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" != 0 ]; then
-        echo "test-neon: missing packages; run: sudo apt-get install -y ${missing[*]}" >&2
-        exit 1
-    fi
-    echo "test-neon: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing "${missing[@]}"
 step "toolchain ready: $($TRIPLE-g++ --version | head -1); $(qemu-aarch64 --version | head -1)"
 
 targets=(test-backend-ops)
