@@ -278,6 +278,43 @@ TEST_CASE("cpu mul_mat matches double loops (f16/bf16/f32 a, batch broadcast)", 
     CHECK(err < 2e-5);
 }
 
+TEST_CASE("cpu GEMM jobs split W and x rows yet agree bit for bit on 1, 2 and 3 threads",
+          "[cpu][mul_mat]") {
+    // M = 600, N = 800: three W-row blocks by three x-row blocks, taken from the job dispenser
+    // in whatever order the threads reach it; each job's arithmetic must not depend on that.
+    const int64_t K = 200, M = 600, N = 800;
+    Context ctx;
+    Memory mem;
+    std::mt19937 rng(7);
+    Tensor* a = ctx.new_tensor(DType::F32, {K, M});
+    Tensor* b = ctx.new_tensor(DType::F32, {K, N});
+    mem.bind(a);
+    mem.bind(b);
+    fill_uniform(a, rng, -1, 1);
+    fill_uniform(b, rng, -1, 1);
+    Tensor* y = mul_mat(ctx, a, b);
+    mem.bind(y);
+    KernelErrors e1, e2, e3;
+    run(1, {y}, e1);
+    const std::vector<float> one = snapshot(y);
+    run(2, {y}, e2);
+    const std::vector<float> two = snapshot(y);
+    run(3, {y}, e3);
+    REQUIRE_FALSE(e1.any());
+    REQUIRE_FALSE(e2.any());
+    REQUIRE_FALSE(e3.any());
+    REQUIRE(two == one);
+    REQUIRE(snapshot(y) == one);
+    // K = 200 products of magnitude <= 1 summed in f32: well below 1e-4.
+    const double err = max_abs_err(y, [&](int64_t m, int64_t n, int64_t, int64_t) {
+        double acc = 0.0;
+        for (int64_t kk = 0; kk < K; ++kk)
+            acc += (double)getf(a, kk, m, 0, 0) * getf(b, kk, n, 0, 0);
+        return acc;
+    });
+    CHECK(err < 1e-4);
+}
+
 TEST_CASE("cpu rope matches the rotation formula in both modes", "[cpu][rope]") {
     const RopeMode mode = GENERATE(RopeMode::Interleaved, RopeMode::Neox);
     CAPTURE((int)mode);
