@@ -94,7 +94,7 @@ ggml::DType to_dtype(const ggml_c_dtype& t) {
     int v = 0;
     static_assert(sizeof t == sizeof v, "ggml_c_dtype is int-sized");
     std::memcpy(&v, &t, sizeof v);
-    if (v < 0 || v >= (int)ggml::DType::COUNT)
+    if (v < 0 || v > (int)ggml::DType::Q4_0)  // the C API has no q4_0x8
         fail(GGML_C_INVALID_ARGUMENT, "unknown dtype " + std::to_string(v));
     return (ggml::DType)v;
 }
@@ -348,7 +348,8 @@ int64_t ggml_c_tensor_nelements(const ggml_c_tensor* t) {
 }
 
 size_t ggml_c_tensor_nbytes(const ggml_c_tensor* t) {
-    return t ? ggml::row_bytes(T(t)->type, T(t)->ne[0]) * (size_t)(T(t)->nelements() / T(t)->ne[0]) : 0;
+    return t ? ggml::row_bytes(T(t)->type, T(t)->ne[0]) * (size_t)(T(t)->nelements() / T(t)->ne[0])
+             : 0;
 }
 
 ggml_c_status ggml_c_tensor_set_name(ggml_c_tensor* t, const char* name) {

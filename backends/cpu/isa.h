@@ -21,7 +21,15 @@ namespace cpu {
 enum class Isa : int { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3 };
 // Element types of weights/K/V as the kernels see them. kElemQ8_0 / kElemQ4_0 are GGUF's
 // 32-element blocks (ggml/include/ggml/types.h): {f16 d; int8 qs[32]} and {f16 d; uint8 qs[16]}.
-enum ElemType : int { kElemF32 = 0, kElemF16 = 1, kElemBF16 = 2, kElemQ8_0 = 3, kElemQ4_0 = 4 };
+// kElemQ4_0X8 is q4_0 with eight rows interleaved (ggml/quant.h, repack_q4_0x8).
+enum ElemType : int {
+    kElemF32 = 0,
+    kElemF16 = 1,
+    kElemBF16 = 2,
+    kElemQ8_0 = 3,
+    kElemQ4_0 = 4,
+    kElemQ4_0X8 = 5
+};
 
 // Besides the float operations, every VT (the per-ISA vector interface) provides
 // `static float f16_at(const uint8_t* p)` (the f16 value at p to f32, exact; 8 bytes must be
@@ -31,8 +39,10 @@ enum ElemType : int { kElemF32 = 0, kElemF16 = 1, kElemBF16 = 2, kElemQ8_0 = 3, 
 //   static V dot_q8(const int8_t* a, const int8_t* b);    // sum_{i<32} a[i] * b[i]
 //   static V dot_q4(const uint8_t* qs, const int8_t* b);  // sum_{i<16} lo(qs[i]) * b[i]
 //                                                          //  + hi(qs[i]) * b[i + 16]
-// dot_q4 takes the nibbles as stored (0..15): the kernel subtracts q4_0's offset 8 as
-// 8 * sum(b) once per block of x, which spares every weight block that subtraction.
+//   static V dot_q4x8(const uint8_t* qs, const int8_t* b);  // lane r: row r's dot_q4 sum
+//                                                          // over a q4_0x8 unit's 128 codes
+// dot_q4 and dot_q4x8 take the nibbles as stored (0..15): the kernel subtracts q4_0's offset
+// 8 as 8 * sum(b) once per block of x, which spares every weight block that subtraction.
 
 // Fused attention, all strides in bytes, rows packed (element stride = element size).
 // q f32 [D, n_q, Hq, B]; k, v [D|Dv, n_kv, Hkv, B]; mask f32 [n_kv, n_q, m_ne2, m_ne3];

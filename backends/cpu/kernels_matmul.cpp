@@ -2,8 +2,8 @@
 // with a2 = i2 / (B2 / A2) and a3 = i3 / (B3 / A3): a batch of a serves B2/A2 consecutive
 // batches of b, which is the grouped-query attention head mapping (Ainslie et al. 2023, "GQA").
 //
-// a is f32/f16/bf16 [K, M, A2, A3] and b is f32 [K, N, B2, B3], both with packed rows (nb[0]
-// is the element size) and any other strides; y is f32 [M, N, B2, B3].
+// a is f32/f16/bf16/q8_0/q4_0/q4_0x8 [K, M, A2, A3] and b is f32 [K, N, B2, B3], both with packed
+// rows (nb[0] is the element size) and any other strides; y is f32 [M, N, B2, B3].
 //
 // The output is cut into blocks of kBlockM rows of a by kBlockN rows of b; the blocks are
 // split evenly over threads. A thread converts its kBlockM rows of a to f32 once per block
@@ -28,9 +28,10 @@ constexpr int64_t kBlockN = 64;
 bool supports_MUL_MAT(const Tensor* node) {
     const Tensor* a = node->src[0];
     const Tensor* b = node->src[1];
-    if (!a || !b || !(is_float_type(a->type) || dtype_is_quantized(a->type)) ||
-        !all_type(b, DType::F32) ||
-        !all_type(node, DType::F32))
+    if (!a || !b ||
+        !(is_float_type(a->type) || dtype_is_quantized(a->type) ||
+          (a->type == DType::Q4_0X8 && a->nb[1] == row_bytes(a->type, a->ne[0]))) ||
+        !all_type(b, DType::F32) || !all_type(node, DType::F32))
         return false;
     return a->rows_contiguous() && b->rows_contiguous() && node->nb[0] == 4 &&
            a->ne[0] == b->ne[0] && b->ne[2] % a->ne[2] == 0 && b->ne[3] % a->ne[3] == 0 &&
@@ -61,6 +62,9 @@ bool make_mm_args(const Tensor* node, MmArgs* m) {
         case DType::Q4_0:
             m->w_type = kElemQ4_0;
             break;
+        case DType::Q4_0X8:
+            m->w_type = kElemQ4_0X8;
+            break;
         default:
             m->w_type = kElemF32;
             break;
@@ -84,7 +88,7 @@ size_t work_size_MUL_MAT(const Tensor* node, int n_threads) {
         portable = (size_t)n_threads * align_up((size_t)kBlockM * (size_t)a->ne[0] * sizeof(float));
     MmArgs m;
     if (!make_mm_args(node, &m)) return portable;
-    if (dtype_is_quantized(a->type)) return std::max(portable, mmq_partition(m, n_threads));
+    if (dtype_info(a->type).blck > 1) return std::max(portable, mmq_partition(m, n_threads));
     return std::max(portable, mm_partition(m, n_threads));
 }
 
@@ -136,7 +140,9 @@ void run_MUL_MAT(const Tensor* node, const KernelArgs& args) {
             if (convert) {
                 float* dst = scratch + (m - m0) * K;
                 if (a_key != cached) {
-                    if (dtype_is_quantized(a->type))
+                    if (a->type == DType::Q4_0X8)
+                        dequantize_q4_0x8_row(a->ptr(0, m - m % 8, a2, a3), (int)(m % 8), dst, K);
+                    else if (dtype_is_quantized(a->type))
                         to_float_row(a->type, src, dst, K);
                     else
                         row_to_f32(a->type, src, a->nb[0], dst, K);

@@ -111,6 +111,24 @@ struct VT {
         const int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4));
         return {vcvtq_f32_s32(dot16(lo, vld1q_s8(b))), vcvtq_f32_s32(dot16(hi, vld1q_s8(b + 16)))};
     }
+    // q4_0x8: the first 16 bytes of vector j are rows 0-3, the next 16 rows 4-7 (quant.h).
+    static V dot_q4x8(const uint8_t* qs, const int8_t* b) {
+        int32x4_t r03 = vdupq_n_s32(0), r47 = vdupq_n_s32(0);
+        for (int j = 0; j < 4; ++j) {
+            int32_t xa, xb;
+            std::memcpy(&xa, b + 4 * j, 4);
+            std::memcpy(&xb, b + 16 + 4 * j, 4);
+            const int8x16_t va = vreinterpretq_s8_s32(vdupq_n_s32(xa));
+            const int8x16_t vb = vreinterpretq_s8_s32(vdupq_n_s32(xb));
+            const uint8x16_t q0 = vld1q_u8(qs + 32 * j), q1 = vld1q_u8(qs + 32 * j + 16);
+            const uint8x16_t m4 = vdupq_n_u8(0x0f);
+            r03 = vaddq_s32(r03, dot16(vreinterpretq_s8_u8(vandq_u8(q0, m4)), va));
+            r03 = vaddq_s32(r03, dot16(vreinterpretq_s8_u8(vshrq_n_u8(q0, 4)), vb));
+            r47 = vaddq_s32(r47, dot16(vreinterpretq_s8_u8(vandq_u8(q1, m4)), va));
+            r47 = vaddq_s32(r47, dot16(vreinterpretq_s8_u8(vshrq_n_u8(q1, 4)), vb));
+        }
+        return {vcvtq_f32_s32(r03), vcvtq_f32_s32(r47)};
+    }
     // In place 4x4 transpose of rows a..d.
     static void transpose4(float32x4_t& a, float32x4_t& b, float32x4_t& c, float32x4_t& d) {
         const float32x4_t t0 = vtrn1q_f32(a, b), t1 = vtrn2q_f32(a, b);

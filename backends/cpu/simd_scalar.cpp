@@ -79,6 +79,19 @@ struct VT {
         }
         return r;
     }
+    static V dot_q4x8(const uint8_t* qs, const int8_t* b) {
+        V r;
+        for (int row = 0; row < 8; ++row) {
+            int32_t s = 0;
+            for (int j = 0; j < 4; ++j)
+                for (int i = 0; i < 4; ++i) {
+                    const uint8_t q = qs[32 * j + 4 * row + i];
+                    s += (q & 15) * b[4 * j + i] + (q >> 4) * b[16 + 4 * j + i];
+                }
+            r.v[row] = (float)s;
+        }
+        return r;
+    }
     static V dot_q4(const uint8_t* qs, const int8_t* b) {
         V r;
         for (int l = 0; l < 8; ++l) {

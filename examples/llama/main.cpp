@@ -58,6 +58,7 @@ struct Args {
     ggml::llama::SteerMode steer_mode = ggml::llama::SteerMode::Exclude;
     std::string attn_png;
     int attn_layer = -1, attn_head = -1;
+    bool repack = true;
     bool steering() const { return !steer_spans.empty() || !steer_texts.empty(); }
 };
 
@@ -73,6 +74,7 @@ const char* kUsage =
     "  -t N               CPU threads (default: all)\n"
     "  --backend NAME     cpu, vulkan or cuda (default cpu)\n"
     "  --kv-type T        KV cache type f32 or f16 (default f32)\n"
+    "  --no-repack        keep q4_0 matrices in the file's layout on the CPU (default: q4_0x8)\n"
     "  --mem-budget N     fail (before allocating) if KV cache + planned arenas exceed N bytes\n"
     "  -c N               KV capacity (default: prompt + n, at most the model's context)\n"
     "  --ids-out FILE     write the generated ids, one per line\n"
@@ -175,6 +177,8 @@ Args parse_args(int argc, char** argv) {
             a.attn_layer = (int)parse_int(f, value(), 0, INT32_MAX);
         else if (f == "--attn-head")
             a.attn_head = (int)parse_int(f, value(), 0, INT32_MAX);
+        else if (f == "--no-repack")
+            a.repack = false;
         else if (f == "-q")
             a.quiet = true;
         else if (f == "-v")
@@ -288,7 +292,10 @@ int run(const Args& a) {
     if (a.backend != "cpu") owned.push_back(ggml::make_backend("cpu", bo));
     std::vector<ggml::Backend*> backends;
     for (auto& b : owned) backends.push_back(b.get());
-    model->upload(*backends[0]);
+    model->upload(*backends[0], a.repack);
+    if (a.verbose && model->n_repacked() > 0)
+        std::fprintf(stderr, "repacked %d q4_0 matrices to q4_0x8 for the CPU\n",
+                     model->n_repacked());
 
     ggml::llama::SessionOptions so;
     so.n_ctx = n_ctx;

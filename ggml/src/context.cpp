@@ -17,8 +17,13 @@ Tensor* Context::new_tensor(DType type, int n_dims, const int64_t* ne) {
     if ((int)type >= (int)DType::COUNT) throw Error("new_tensor: invalid dtype");
     if (ne[0] % dtype_blck(type) != 0)
         throw Error(std::string("new_tensor: ") + dtype_name(type) + " rows are blocks of " +
-                    std::to_string(dtype_blck(type)) + " elements; ne0 = " +
-                    std::to_string(ne[0]) + " is not a multiple");
+                    std::to_string(dtype_blck(type)) + " elements; ne0 = " + std::to_string(ne[0]) +
+                    " is not a multiple");
+    const int64_t rows = dtype_info(type).rows;
+    if (rows > 1 && (n_dims < 2 || ne[1] % rows != 0))
+        throw Error(std::string("new_tensor: ") + dtype_name(type) +
+                    " interleaves rows in groups of " + std::to_string(rows) +
+                    "; ne1 = " + std::to_string(n_dims < 2 ? 1 : ne[1]) + " is not a multiple");
     tensors_.emplace_back();
     Tensor* t = &tensors_.back();
     t->type = type;

@@ -93,6 +93,10 @@ GgmlType dtype_to_ggml_type(DType t) {
         default:
             break;
     }
+    if (t == DType::Q4_0X8)
+        throw Error(
+            "dtype_to_ggml_type: q4_0x8 is an in-memory layout with no GGUF type "
+            "(unpack_q4_0x8 restores q4_0)");
     throw Error("dtype_to_ggml_type: dtype " + std::to_string((int)t) + " has no ggml type id");
 }
 

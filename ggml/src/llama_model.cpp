@@ -13,6 +13,7 @@
 
 #include "ggml/gguf.h"
 #include "ggml/llama.h"
+#include "ggml/quant.h"
 
 namespace ggml {
 namespace llama {
@@ -102,8 +103,29 @@ std::vector<Tensor*> Model::weights() const {
     return w;
 }
 
-void Model::upload(Backend& backend) {
-    if (backend.is_host() || device_weights_) return;
+void Model::upload(Backend& backend, bool repack) {
+    if (backend.is_host()) {
+        if (!repack || n_repacked_ > 0 || std::string(backend.name()) != "cpu") return;
+        std::vector<Tensor*> mats;
+        for (const LayerWeights& l : layers)
+            for (Tensor* t : {l.wq, l.wk, l.wv, l.wo, l.w1, l.w2, l.w3}) mats.push_back(t);
+        if (!tied_output()) mats.push_back(output);
+        for (Tensor* t : mats) {
+            if (t->type != DType::Q4_0 || t->ne[1] % 8 != 0 || !t->is_contiguous()) continue;
+            uint8_t* packed = storage_->alloc(t->nbytes());
+            repack_q4_0x8(t->data, packed, t->ne[0], t->nrows());
+            t->data = packed;
+            t->type = DType::Q4_0X8;
+            ++n_repacked_;
+        }
+        return;
+    }
+    if (device_weights_) return;
+    if (n_repacked_ > 0)
+        throw Error(
+            "Model::upload: the weights were repacked for the CPU backend; load the "
+            "model again to upload it to '" +
+            std::string(backend.name()) + "'");
     std::vector<Tensor*> ws = weights();
     for (Tensor* t : ws) storage_->host_data.emplace_back(t, t->data);
     device_weights_ = alloc_tensors(backend, ws);
@@ -318,9 +340,8 @@ std::unique_ptr<Model> Model::load_gguf(const std::string& path) {
         // Matrices are used as stored (mul_mat and get_rows take f16/bf16/q8_0/q4_0); norm
         // vectors feed element-wise ops, which take f32 only.
         const bool usable =
-            dt && (*dt == DType::F32 ||
-                   (!need_f32 && (*dt == DType::F16 || *dt == DType::BF16 ||
-                                  *dt == DType::Q8_0 || *dt == DType::Q4_0)));
+            dt && (*dt == DType::F32 || (!need_f32 && (*dt == DType::F16 || *dt == DType::BF16 ||
+                                                       *dt == DType::Q8_0 || *dt == DType::Q4_0)));
         if (usable) return f.new_tensor(m->ctx_, name);  // zero copy
         // Other quantized types, and f16 norm vectors, become f32.
         const std::vector<float> vals = dequantize(*info);

@@ -50,6 +50,9 @@ Tensor* new_node(Context& ctx, Op op, DType type, const int64_t ne[4],
 
 // A node aliasing a's memory with its own shape/strides (views, permute, set_rows).
 Tensor* new_alias(Context& ctx, Op op, Tensor* a, size_t extra_offset) {
+    if (dtype_is_interleaved(a->type))
+        fail(op_name(op), std::string("a ") + dtype_name(a->type) + " tensor " + shp(a) +
+                              " interleaves its rows and cannot be viewed");
     Tensor* t = ctx.dup_meta(a);
     t->op = op;
     std::memset(t->op_params, 0, sizeof(t->op_params));
@@ -169,6 +172,9 @@ Tensor* cont(Context& ctx, Tensor* a) {
 Tensor* cpy(Context& ctx, Tensor* a, DType type) {
     require_not_null("cpy", a, "source");
     if ((int)type >= (int)DType::COUNT) fail("cpy", "invalid destination dtype");
+    if (dtype_is_interleaved(a->type) || dtype_is_interleaved(type))
+        fail("cpy", std::string("cannot convert ") + shp(a) + " to " + dtype_name(type) +
+                        " (q4_0x8 is made by repack_q4_0x8 and read only by mul_mat)");
     const bool af = dtype_info(a->type).is_float, tf = dtype_info(type).is_float;
     if (af != tf)
         fail("cpy", std::string("cannot convert ") + shp(a) + " to " + dtype_name(type) +
@@ -311,7 +317,12 @@ Tensor* argmax(Context& ctx, Tensor* a) {
 // ---- matrix multiplication -------------------------------------------------------------------
 
 Tensor* mul_mat(Context& ctx, Tensor* a, Tensor* b) {
-    require_type("mul_mat", a, "a", {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0});
+    require_type("mul_mat", a, "a",
+                 {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_0X8});
+    if (dtype_is_interleaved(a->type) && a->nb[1] != row_bytes(a->type, a->ne[0]))
+        fail("mul_mat", std::string("a ") + shp(a) + " is " + dtype_name(a->type) +
+                            " with row stride " + std::to_string(a->nb[1]) +
+                            "; its groups of rows must be packed");
     require_type("mul_mat", b, "b", {DType::F32});
     require_rows_packed("mul_mat", a, "a");
     require_rows_packed("mul_mat", b, "b");

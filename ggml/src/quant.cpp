@@ -88,8 +88,7 @@ void quantize_q4_0(const float* src, void* dst, int64_t n) {
             const float t = v * id + 8.5f;
             return (uint8_t)std::min(15, std::max(0, (int)t));
         };
-        for (int64_t j = 0; j < half; ++j)
-            blk.qs[j] = (uint8_t)(q(x[j]) | (q(x[j + half]) << 4));
+        for (int64_t j = 0; j < half; ++j) blk.qs[j] = (uint8_t)(q(x[j]) | (q(x[j + half]) << 4));
         std::memcpy(p, &blk, sizeof blk);
     }
 }
@@ -124,6 +123,73 @@ void to_float_row(DType type, const void* src, float* dst, int64_t n) {
             break;
     }
     throw Error(std::string("to_float_row: ") + dtype_name(type) + " is not a float type");
+}
+
+namespace {
+
+void check_q4_0x8_shape(const char* fn, int64_t K, int64_t M) {
+    if (K <= 0 || K % kQK4_0 != 0 || M <= 0 || M % 8 != 0)
+        throw Error(std::string(fn) + ": K = " + std::to_string(K) +
+                    " and M = " + std::to_string(M) + " must be positive multiples of 32 and 8");
+}
+
+// Byte offset, inside a group's unit for one block column, of row r's code byte i (0..15).
+constexpr size_t q4x8_code_at(int r, int i) {
+    return 16 + (size_t)(i / 4) * 32 + (size_t)r * 4 + (size_t)(i % 4);
+}
+
+}  // namespace
+
+void repack_q4_0x8(const void* src, void* dst, int64_t K, int64_t M) {
+    check_q4_0x8_shape("repack_q4_0x8", K, M);
+    const int64_t nblk = K / kQK4_0;
+    const size_t rb = (size_t)nblk * sizeof(BlockQ4_0);
+    for (int64_t g = 0; g < M / 8; ++g) {
+        const uint8_t* in = (const uint8_t*)src + (size_t)g * 8 * rb;
+        uint8_t* out = (uint8_t*)dst + (size_t)g * 8 * rb;
+        for (int64_t b = 0; b < nblk; ++b) {
+            uint8_t* unit = out + (size_t)b * 144;
+            for (int r = 0; r < 8; ++r) {
+                const uint8_t* blk = in + (size_t)r * rb + (size_t)b * sizeof(BlockQ4_0);
+                std::memcpy(unit + 2 * r, blk, 2);
+                for (int i = 0; i < 16; ++i) unit[q4x8_code_at(r, i)] = blk[2 + i];
+            }
+        }
+    }
+}
+
+void unpack_q4_0x8(const void* src, void* dst, int64_t K, int64_t M) {
+    check_q4_0x8_shape("unpack_q4_0x8", K, M);
+    const int64_t nblk = K / kQK4_0;
+    const size_t rb = (size_t)nblk * sizeof(BlockQ4_0);
+    for (int64_t g = 0; g < M / 8; ++g) {
+        const uint8_t* in = (const uint8_t*)src + (size_t)g * 8 * rb;
+        uint8_t* out = (uint8_t*)dst + (size_t)g * 8 * rb;
+        for (int64_t b = 0; b < nblk; ++b) {
+            const uint8_t* unit = in + (size_t)b * 144;
+            for (int r = 0; r < 8; ++r) {
+                uint8_t* blk = out + (size_t)r * rb + (size_t)b * sizeof(BlockQ4_0);
+                std::memcpy(blk, unit + 2 * r, 2);
+                for (int i = 0; i < 16; ++i) blk[2 + i] = unit[q4x8_code_at(r, i)];
+            }
+        }
+    }
+}
+
+void dequantize_q4_0x8_row(const void* group, int r, float* dst, int64_t K) {
+    check_q4_0x8_shape("dequantize_q4_0x8_row", K, 8);
+    if (r < 0 || r > 7) throw Error("dequantize_q4_0x8_row: row " + std::to_string(r));
+    for (int64_t b = 0; b < K / kQK4_0; ++b) {
+        const uint8_t* unit = (const uint8_t*)group + (size_t)b * 144;
+        f16_t h;
+        std::memcpy(&h, unit + 2 * r, 2);
+        const float d = f16_to_f32(h);
+        for (int i = 0; i < 16; ++i) {
+            const uint8_t q = unit[q4x8_code_at(r, i)];
+            dst[32 * b + i] = d * (float)((q & 15) - 8);
+            dst[32 * b + i + 16] = d * (float)((q >> 4) - 8);
+        }
+    }
 }
 
 void from_float_row(DType type, const float* src, void* dst, int64_t n) {

@@ -8,8 +8,10 @@ namespace ggml {
 
 const DTypeInfo& dtype_info(DType t) {
     static const DTypeInfo kInfo[(int)DType::COUNT] = {
-        {"f32", 4, true, 1},        {"f16", 2, true, 1},         {"bf16", 2, true, 1},
-        {"i32", 4, false, 1},       {"q8_0", 34, true, kQK8_0}, {"q4_0", 18, true, kQK4_0},
+        {"f32", 4, true, 1, 1},           {"f16", 2, true, 1, 1},
+        {"bf16", 2, true, 1, 1},          {"i32", 4, false, 1, 1},
+        {"q8_0", 34, true, kQK8_0, 1},    {"q4_0", 18, true, kQK4_0, 1},
+        {"q4_0x8", 18, false, kQK4_0, 8},
     };
     if ((int)t >= (int)DType::COUNT)
         throw Error("dtype_info: invalid dtype id " + std::to_string((int)t));

@@ -1,6 +1,7 @@
 // Harness cases for the block-quantized types q8_0 / q4_0: quantize (cpy f32 -> q), dequantize
 // (cpy q -> f32), get_rows from quantized tables, and mul_mat with quantized weights over the
-// GEMV (N <= 4) and GEMM shapes, batch broadcast and K that is not a multiple of 64.
+// GEMV (N <= 4) and GEMM shapes, batch broadcast and K that is not a multiple of 64; and
+// mul_mat with q4_0x8 weights (the CPU's interleaved q4_0 layout).
 #include <cmath>
 #include <string>
 
@@ -105,6 +106,33 @@ void quant_cases(std::vector<Case>& v) {
                 return Outs{mul_mat(b.ctx, w, b.uniform(DType::F32, {128, 2}))};
             });
     }
+
+    // q4_0x8 (q4_0 with eight rows interleaved, the CPU's repacked layout): M a multiple of 8
+    // covering one and several 16-row jobs and a half job (M = 24, 40), N over the GEMV
+    // (1..4) and tiled (9, 23: a 16-row x tile plus a ragged one) shapes, K = 96 not a power
+    // of two, and weights broadcast over a batch. Same tolerance as q4_0: the integer sums
+    // are the same, only their float scaling is ordered differently.
+    struct MM8 {
+        int64_t K, M, N;
+    };
+    const MM8 sizes8[] = {{256, 64, 1}, {96, 24, 1}, {128, 32, 3}, {64, 16, 4},
+                          {256, 40, 9}, {96, 8, 23}, {512, 8, 2},  {4096, 16, 1}};
+    for (const MM8& s : sizes8) {
+        const std::string nm = "mul_mat/q4_0x8_K" + std::to_string(s.K) + "_M" +
+                               std::to_string(s.M) + "_N" + std::to_string(s.N);
+        reg(v, nm, {Op::MUL_MAT}, kTolQ8Act, [=](CaseBuilder& b) {
+            return Outs{mul_mat(b.ctx, b.uniform(DType::Q4_0X8, {s.K, s.M}),
+                                b.uniform(DType::F32, {s.K, s.N}))};
+        });
+    }
+    reg(v, "mul_mat/q4_0x8_broadcast_ne2_x4", {Op::MUL_MAT}, kTolQ8Act, [](CaseBuilder& b) {
+        return Outs{mul_mat(b.ctx, b.uniform(DType::Q4_0X8, {64, 8, 2}),
+                            b.uniform(DType::F32, {64, 3, 8}))};
+    });
+    reg(v, "mul_mat/q4_0x8_permuted_b", {Op::MUL_MAT, Op::PERMUTE}, kTolQ8Act, [](CaseBuilder& b) {
+        Tensor* bb = permute(b.ctx, b.uniform(DType::F32, {64, 2, 6}), 0, 2, 1, 3);
+        return Outs{mul_mat(b.ctx, b.uniform(DType::Q4_0X8, {64, 16, 2}), bb)};
+    });
 }
 
 }  // namespace

@@ -184,12 +184,16 @@ std::unique_ptr<Built> build_and_fill(const Case& c) {
         if (it != b->cb->fillers().end()) {
             vals = it->second(rng, leaf);
         } else {
-            if (!dtype_info(leaf->type).is_float)
+            if (!dtype_info(leaf->type).is_float && dtype_blck(leaf->type) == 1)
                 throw Error("case '" + c.name + "': integer leaf without a filler");
             vals.resize((size_t)leaf->nelements());
             for (double& x : vals) x = (rng.next() & 1 ? 1 : -1) * (1e-3 + rng.uniform());
         }
-        b->bytes[leaf] = encode_dense(leaf->type, vals);
+        if (leaf->type == DType::Q4_0X8)  // q4_0 blocks, then interleaved
+            b->bytes[leaf] =
+                q4_0_to_q4_0x8(encode_dense(DType::Q4_0, vals), leaf->ne[0], leaf->nrows());
+        else
+            b->bytes[leaf] = encode_dense(leaf->type, vals);
     }
     return b;
 }

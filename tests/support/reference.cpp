@@ -135,7 +135,7 @@ size_t base_elems(const Tensor* t) {
 size_t elem_stride(const Tensor* t, int d) {
     const size_t es = dtype_size(t->type);
     if (t->nb[d] % es != 0) fail(t, "stride nb[" + std::to_string(d) + "] not element-aligned");
-    if (dtype_is_quantized(t->type) && d == 0) {
+    if (dtype_blck(t->type) > 1 && d == 0) {
         if (t->nb[0] != es) fail(t, "quantized rows must be packed");
         return 1;
     }
@@ -210,6 +210,36 @@ std::vector<double> decode_tensor(const Tensor* t, const uint8_t* bytes, size_t 
                     if (off + es > n) fail(t, "decode past the end of " + std::to_string(n));
                     out[didx(t->ne, i0, i1, i2, i3)] = load_elem(t->type, bytes + off);
                 }
+    return out;
+}
+
+// The q4_0x8 layout of ggml/quant.h, written out here from its documentation rather than
+// taken from the library: byte u of the 144-byte unit of (group g, block column b) is a scale
+// byte (u < 16: row u / 2) or code byte 4 j + u % 4 of row (u - 16) % 32 / 4, j = (u - 16) / 32.
+size_t q4_0x8_source(size_t i, int64_t K) {
+    const size_t rb = (size_t)(K / 32) * 18, g = i / (8 * rb), o = i % (8 * rb);
+    const size_t b = o / 144, u = o % 144;
+    size_t r, at;
+    if (u < 16) {
+        r = u / 2, at = u % 2;
+    } else {
+        const size_t v = u - 16;
+        r = v % 32 / 4, at = 2 + 4 * (v / 32) + v % 4;
+    }
+    return (g * 8 + r) * rb + b * 18 + at;
+}
+
+std::vector<uint8_t> q4_0_to_q4_0x8(const std::vector<uint8_t>& q, int64_t K, int64_t M) {
+    std::vector<uint8_t> out((size_t)M * (size_t)(K / 32) * 18);
+    if (q.size() < out.size()) throw Error("q4_0_to_q4_0x8: too few bytes");
+    for (size_t i = 0; i < out.size(); ++i) out[i] = q[q4_0x8_source(i, K)];
+    return out;
+}
+
+std::vector<uint8_t> q4_0x8_to_q4_0(const std::vector<uint8_t>& x8, int64_t K, int64_t M) {
+    std::vector<uint8_t> out((size_t)M * (size_t)(K / 32) * 18);
+    if (x8.size() < out.size()) throw Error("q4_0x8_to_q4_0: too few bytes");
+    for (size_t i = 0; i < out.size(); ++i) out[q4_0x8_source(i, K)] = x8[i];
     return out;
 }
 
@@ -325,7 +355,11 @@ Reference::Reference(const Graph& graph, const LeafBytes& leaves) {
         const size_t es = dtype_size(leaf->type);
         std::vector<double> st(storage_elems(leaf->type, leaf->nbytes()), 0.0);
         if (bytes.size() < leaf->nbytes()) fail(leaf, "leaf data too short");
-        if (dtype_is_quantized(leaf->type)) {
+        if (leaf->type == DType::Q4_0X8) {
+            const std::vector<uint8_t> q = q4_0x8_to_q4_0(bytes, leaf->ne[0], leaf->nrows());
+            for (size_t b = 0; b < leaf->nbytes() / es; ++b)
+                dequantize_block(DType::Q4_0, q.data() + b * es, st.data() + 32 * b);
+        } else if (dtype_is_quantized(leaf->type)) {
             for (size_t b = 0; b < leaf->nbytes() / es; ++b)
                 dequantize_block(leaf->type, bytes.data() + b * es, st.data() + 32 * b);
         } else {

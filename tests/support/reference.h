@@ -30,6 +30,9 @@ using LeafBytes = std::map<const Tensor*, std::vector<uint8_t>>;
 std::vector<double> decode_tensor(const Tensor* t, const uint8_t* bytes, size_t n);
 // Encodes dense logical values into contiguous bytes of t's dtype (f16/bf16 rounded).
 std::vector<uint8_t> encode_dense(DType type, const std::vector<double>& values);
+// q4_0 rows (M rows of K elements) to the q4_0x8 layout and back, from quant.h's description.
+std::vector<uint8_t> q4_0_to_q4_0x8(const std::vector<uint8_t>& q, int64_t K, int64_t M);
+std::vector<uint8_t> q4_0x8_to_q4_0(const std::vector<uint8_t>& x8, int64_t K, int64_t M);
 // The value a double becomes when stored in `type` (f32: kept in double precision; the
 // reference does not model f32 rounding; f16/bf16: rounded through f32; i32: truncated).
 double store_as(DType type, double x);

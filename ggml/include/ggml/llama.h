@@ -89,8 +89,13 @@ class Model {
     // Every weight tensor, once each.
     std::vector<Tensor*> weights() const;
     // Copies the weights into a buffer of `backend` when its memory is not host memory, so
-    // graphs read them in place there. A host backend keeps the zero-copy mapping.
-    void upload(Backend& backend);
+    // graphs read them in place there. A host backend keeps the zero-copy mapping, except that
+    // on the CPU backend (with `repack`) the q4_0 matrices read only by mul_mat (not the token
+    // embedding) whose row count is a multiple of 8 become q4_0x8 copies (ggml/quant.h), the
+    // layout of the CPU's fastest q4_0 kernel. Call before creating sessions.
+    void upload(Backend& backend, bool repack = true);
+    // How many matrices upload() turned into q4_0x8.
+    int n_repacked() const { return n_repacked_; }
 
   private:
     Model();
@@ -98,6 +103,7 @@ class Model {
     std::unique_ptr<Storage> storage_;
     Context ctx_;  // weight tensor metadata
     std::unique_ptr<Buffer> device_weights_;
+    int n_repacked_ = 0;
 };
 
 // Writes `m` as a llama-architecture GGUF (f32/f16/bf16 weights as they are, llama.cpp's keys

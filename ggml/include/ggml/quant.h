@@ -38,6 +38,23 @@ void dequantize_q4_0(const void* src, float* dst, int64_t n);
 void quantize_q8_0(const float* src, void* dst, int64_t n);
 void quantize_q4_0(const float* src, void* dst, int64_t n);
 
+// q4_0x8: q4_0 rows interleaved in groups of eight (the CPU backend's layout for q4_0 matrix
+// weights; see types.h). Group g (rows 8g .. 8g+7) takes the bytes the eight q4_0 rows took,
+// as K/32 units of 144 bytes, one per block column b:
+//   bytes   0 ..  15: the eight rows' f16 scales d, row order;
+//   bytes  16 .. 143: four 32-byte vectors j = 0..3; vector j holds qs[4j .. 4j+3] of row 0,
+//                     then of row 1, ... row 7.
+// One 32-byte load then holds four codes of each of the eight rows (low nibbles: elements
+// 4j..4j+3, high nibbles: 16+4j..16+4j+3), so a byte-dot instruction that sums groups of
+// four bytes into 32-bit lanes (maddubs + madd, vpdpbusd, sdot) against four x codes
+// broadcast to every lane yields one partial sum per row, and one conversion takes the eight
+// scales. Repacking is a byte permutation: unpack_q4_0x8 restores the q4_0 rows exactly.
+// src/dst hold M rows of K elements (K % 32 == 0, M % 8 == 0; throws otherwise), no overlap.
+void repack_q4_0x8(const void* src, void* dst, int64_t K, int64_t M);
+void unpack_q4_0x8(const void* src, void* dst, int64_t K, int64_t M);
+// Row r (0..7) of the group starting at `group` to K floats.
+void dequantize_q4_0x8_row(const void* group, int r, float* dst, int64_t K);
+
 // n elements of a packed row of `type` (f32, f16, bf16, q8_0, q4_0) to f32 and back; n must
 // be a multiple of the type's block size. Throws for i32.
 void to_float_row(DType type, const void* src, float* dst, int64_t n);

@@ -10,6 +10,11 @@
 //                                                x[i + 16] = d * ((qs[i] >> 4) - 8)
 // so a quantized tensor's ne0 must be a multiple of 32, nb[0] is the block size in bytes and
 // only whole rows can be viewed.
+//
+// q4_0x8 is q4_0 with every eight consecutive rows interleaved, the CPU backend's layout for
+// q4_0 weights (made by repack_q4_0x8 in quant.h, never read from or written to a file). It
+// has q4_0's 18 bytes per 32 weights, but a single row is not addressable: ne1 must be a
+// multiple of 8, the tensor cannot be viewed, and only mul_mat takes it (as weights).
 #pragma once
 
 #include <cstddef>
@@ -27,13 +32,23 @@ class Error : public std::runtime_error {
     explicit Error(const std::string& msg) : std::runtime_error(msg) {}
 };
 
-enum class DType : uint8_t { F32 = 0, F16 = 1, BF16 = 2, I32 = 3, Q8_0 = 4, Q4_0 = 5, COUNT };
+enum class DType : uint8_t {
+    F32 = 0,
+    F16 = 1,
+    BF16 = 2,
+    I32 = 3,
+    Q8_0 = 4,
+    Q4_0 = 5,
+    Q4_0X8 = 6,
+    COUNT
+};
 
 struct DTypeInfo {
     const char* name;
     size_t size;  // bytes per block (per element when blck == 1)
     bool is_float;
-    int64_t blck;  // elements per block: 1, or 32 for q8_0/q4_0
+    int64_t blck;  // elements per block: 1, or 32 for q8_0/q4_0/q4_0x8
+    int64_t rows;  // rows interleaved in one group: 1, or 8 for q4_0x8
 };
 
 const DTypeInfo& dtype_info(DType t);
@@ -46,10 +61,16 @@ inline size_t dtype_size(DType t) {
 inline int64_t dtype_blck(DType t) {
     return dtype_info(t).blck;
 }
+// A block format whose rows can be addressed one by one (q8_0, q4_0); not q4_0x8.
 inline bool dtype_is_quantized(DType t) {
-    return dtype_info(t).blck > 1;
+    return dtype_info(t).blck > 1 && dtype_info(t).rows == 1;
 }
-// Bytes of a packed row of ne0 elements (ne0 a multiple of the block size).
+// Rows stored interleaved in groups (q4_0x8): usable only whole, as mul_mat's weights.
+inline bool dtype_is_interleaved(DType t) {
+    return dtype_info(t).rows > 1;
+}
+// Bytes of a packed row of ne0 elements (ne0 a multiple of the block size); for q4_0x8 the
+// average share of one row in its group.
 inline size_t row_bytes(DType t, int64_t ne0) {
     return dtype_size(t) * (size_t)(ne0 / dtype_blck(t));
 }
