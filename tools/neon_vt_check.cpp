@@ -4,7 +4,7 @@
 //   loads, stores, add/sub/mul/fma, hsum (the scalar set's summation order), max/hmax,
 //   transpose8, load_f16, load_bf16 and f16_at on all 65536 bit patterns, exp bitwise against the
 //   AVX2 set's operation sequence written with fmaf (and within 2 ulp of double exp; exactly 0
-//   below -87.3, -inf included), dot_q8/dot_q4 exact on random and extreme blocks.
+//   below -87.3, -inf included), dot_q8/dot_q4/dot_q4x8 exact on random and extreme blocks.
 // Built once for armv8-a and once with -march=armv8.2-a+dotprod -DGGML_NEON_DOTPROD_COPY.
 #include <cstdio>
 #include <random>
@@ -163,6 +163,22 @@ int main() {
             t4 += r[l];
         }
         check(t4 == s4, "dot_q4 sum", t4, s4);
+    }
+    // dot_q4x8: lane r is row r's sum over a q4_0x8 unit (code byte i of row r at
+    // 32 (i / 4) + 4 r + i % 4), extremes included: every code 15 against x = -128 / 127.
+    uint8_t u[128];
+    for (int it = 0; it < 20000; ++it) {
+        for (int i = 0; i < 128; ++i) u[i] = (uint8_t)(it == 0 ? 0xff : it == 1 ? 0x0f : un(rng));
+        for (int i = 0; i < 32; ++i) qb[i] = (int8_t)(it == 0 ? -128 : it == 1 ? 127 : ub(rng));
+        to(r, VT::dot_q4x8(u, qb));
+        for (int row = 0; row < 8; ++row) {
+            int32_t s = 0;
+            for (int i = 0; i < 16; ++i) {
+                const uint8_t q = u[32 * (i / 4) + 4 * row + i % 4];
+                s += (q & 15) * qb[i] + (q >> 4) * qb[i + 16];
+            }
+            check(r[row] == (float)s, "dot_q4x8 lane", r[row], s);
+        }
     }
 
 #if defined(__ARM_FEATURE_DOTPROD)

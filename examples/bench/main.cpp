@@ -11,8 +11,8 @@
 // bandwidth-bound ones (decode, GEMV). Attention FLOPs = 4 * n_q * n_kv * D * Hq (halved when
 // causal); decode bytes = K + V read once. Every case runs the fused op and, beside it, the
 // naive graph (mul_mat, soft_max, mul_mat); on the CPU also with GGML_CPU_ISA=scalar where it
-// is cheap. Each timing is the median of --reps runs (at least 5) after one warm-up run of a
-// plan that is built once.
+// is cheap; q4_0 weights also in the CPU's repacked q4_0x8 layout. Each timing is the median of
+// --reps runs (at least 5) after one warm-up run of a plan that is built once.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -288,11 +288,17 @@ void fill_random(ggml::Tensor* t, std::mt19937& rng, float lo = -1.0f, float hi 
         std::vector<float> v(n);
         for (float& x : v) x = U(rng);
         ggml::tensor_set(t, v.data(), 0, n * 4);
-    } else if (ggml::dtype_is_quantized(t->type)) {
+    } else if (ggml::dtype_is_quantized(t->type) || t->type == ggml::DType::Q4_0X8) {
         std::vector<float> v(n);
         for (float& x : v) x = U(rng);
         bytes.resize(t->nbytes());
-        ggml::from_float_row(t->type, v.data(), bytes.data(), (int64_t)n);  // contiguous
+        if (t->type == ggml::DType::Q4_0X8) {  // quantized as q4_0, then interleaved
+            std::vector<uint8_t> q(bytes.size());
+            ggml::quantize_q4_0(v.data(), q.data(), (int64_t)n);
+            ggml::repack_q4_0x8(q.data(), bytes.data(), t->ne[0], t->nrows());
+        } else {
+            ggml::from_float_row(t->type, v.data(), bytes.data(), (int64_t)n);  // contiguous
+        }
         ggml::tensor_set(t, bytes.data(), 0, bytes.size());
     } else {
         std::vector<uint16_t> v(n);
@@ -401,12 +407,15 @@ void run_mat_case(const Args& a, const Limits& lim, const MatCase& c, ggml::Back
     const ggml::DType wt = parse_dtype(c.dtype);
     const double flops = 2.0 * c.m * c.n * (double)c.k;
     const double bytes = (double)c.m * ggml::row_bytes(wt, c.k) + 4.0 * c.n * c.k;
-    auto build = [&c, wt](ggml::Context& ctx, std::vector<ggml::Tensor*>& in) {
-        ggml::Tensor* w = ctx.new_input(wt, {c.k, c.m}, "w");
-        ggml::Tensor* x = ctx.new_input(ggml::DType::F32, {c.k, c.n}, "x");
-        in = {w, x};
-        return ggml::mul_mat(ctx, w, x);
+    auto build_as = [&c](ggml::DType type) {
+        return [&c, type](ggml::Context& ctx, std::vector<ggml::Tensor*>& in) {
+            ggml::Tensor* w = ctx.new_input(type, {c.k, c.m}, "w");
+            ggml::Tensor* x = ctx.new_input(ggml::DType::F32, {c.k, c.n}, "x");
+            in = {w, x};
+            return ggml::mul_mat(ctx, w, x);
+        };
     };
+    auto build = build_as(wt);
     auto emit = [&](const std::string& path, double ms) {
         Row r;
         r.name = c.name;
@@ -422,6 +431,9 @@ void run_mat_case(const Args& a, const Limits& lim, const MatCase& c, ggml::Back
         print_row(a, r);
     };
     emit("mul_mat", time_graph(best, a.reps, build));
+    // The CPU's repacked layout of the same weights (what Model::upload makes of q4_0).
+    if (wt == ggml::DType::Q4_0 && a.backend == "cpu")
+        emit("mul_mat-q4_0x8", time_graph(best, a.reps, build_as(ggml::DType::Q4_0X8)));
     if (scalar && c.scalar_cheap) emit("mul_mat-scalar", time_graph(*scalar, a.reps, build));
 }
 

@@ -105,7 +105,9 @@ std::vector<Tensor*> Model::weights() const {
 
 void Model::upload(Backend& backend, bool repack) {
     if (backend.is_host()) {
-        if (!repack || n_repacked_ > 0 || std::string(backend.name()) != "cpu") return;
+        // Weights already on a device stay as they are: their tensors point at device memory.
+        if (!repack || n_repacked_ > 0 || device_weights_ || std::string(backend.name()) != "cpu")
+            return;
         std::vector<Tensor*> mats;
         for (const LayerWeights& l : layers)
             for (Tensor* t : {l.wq, l.wk, l.wv, l.wo, l.w1, l.w2, l.w3}) mats.push_back(t);

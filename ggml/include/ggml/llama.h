@@ -92,7 +92,8 @@ class Model {
     // graphs read them in place there. A host backend keeps the zero-copy mapping, except that
     // on the CPU backend (with `repack`) the q4_0 matrices read only by mul_mat (not the token
     // embedding) whose row count is a multiple of 8 become q4_0x8 copies (ggml/quant.h), the
-    // layout of the CPU's fastest q4_0 kernel. Call before creating sessions.
+    // layout of the CPU's fastest q4_0 kernel (not after an upload to a device, whose copy
+    // keeps q4_0). Call before creating sessions: it changes the tensors' dtype.
     void upload(Backend& backend, bool repack = true);
     // How many matrices upload() turned into q4_0x8.
     int n_repacked() const { return n_repacked_; }

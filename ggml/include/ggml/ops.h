@@ -38,8 +38,8 @@ inline Tensor* dequantize(Context& ctx, Tensor* a) {
     return cpy(ctx, a, DType::F32);
 }
 
-// a [ne0, n_rows, ne2, ne3] (f32/f16/bf16/q8_0/q4_0), ids i32 [n, ne2, ne3] -> f32 [ne0, n, ne2, ne3].
-// Out-of-range ids are a run-time error reported by the executor.
+// a [ne0, n_rows, ne2, ne3] (f32/f16/bf16/q8_0/q4_0), ids i32 [n, ne2, ne3] -> f32 [ne0, n, ne2,
+// ne3]. Out-of-range ids are a run-time error reported by the executor.
 Tensor* get_rows(Context& ctx, Tensor* a, Tensor* ids);
 // Writes the rows of src f32 [ne0, n, ne2, ne3] into dst [ne0, n_rows, ne2, ne3]
 // (f32/f16/bf16) at rows ids i32 [n, ne2, ne3]; returns a tensor aliasing dst that holds
@@ -76,8 +76,9 @@ Tensor* argmax(Context& ctx, Tensor* a);
 
 // ---- matrix multiplication -----------------------------------------------------------------
 
-// a [K, M, A2, A3] (f32/f16/bf16/q8_0/q4_0, rows packed), b f32 [K, N, B2, B3] (rows packed)
-// -> f32 [M, N, B2, B3], result[m, n] = sum_k a[k, m] * b[k, n]. With q8_0/q4_0 weights a
+// a [K, M, A2, A3] (f32/f16/bf16/q8_0/q4_0, rows packed; or q4_0x8 with packed groups of
+// rows, CPU only), b f32 [K, N, B2, B3] (rows packed)
+// -> f32 [M, N, B2, B3], result[m, n] = sum_k a[k, m] * b[k, n]. With quantized weights a
 // backend may round b's rows to q8_0 first (integer dot products, as ggml does); the
 // harness allows for that error (tests/support/cases.h).
 // Broadcast: B2 % A2 == 0 and B3 % A3 == 0; batch i2 of b uses batch i2 / (B2 / A2) of a,
