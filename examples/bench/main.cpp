@@ -2,7 +2,8 @@
 // limits measured in the same run so that every figure can be read as a fraction of them.
 //
 //   ggml-bench attn   [-t N] [--reps N] [--csv] [--backend NAME] [--sweep] [--no-scalar] [--case S]
-//   ggml-bench matmul [-t N] [--reps N] [--csv] [--backend NAME] [--no-scalar] [--case S]
+//                     [--cold]
+//   ggml-bench matmul [-t N] [--reps N] [--csv] [--backend NAME] [--no-scalar] [--case S] [--cold]
 //
 // Limits: FMA throughput = independent FMA chains on every thread, 16-wide where the CPU has
 // AVX-512, else 8-wide (2 flops per lane);
@@ -12,7 +13,11 @@
 // causal); decode bytes = K + V read once. Every case runs the fused op and, beside it, the
 // naive graph (mul_mat, soft_max, mul_mat); on the CPU also with GGML_CPU_ISA=scalar where it
 // is cheap; q4_0 weights also in the CPU's repacked q4_0x8 layout. Each timing is the median of
-// --reps runs (at least 5) after one warm-up run of a plan that is built once.
+// --reps runs (at least 5) after one warm-up run of a plan that is built once. With --cold,
+// every thread reads its share of 64 MB of other memory before each run, so the case's data
+// comes from DRAM as in a model, where the other layers' weights and caches pass through the
+// L3 between two uses of one layer's KV cache (the default keeps whatever stays cached
+// between runs: 16 MiB of decode K/V fits this machine's 32 MiB L3).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -20,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -44,6 +50,7 @@ struct Args {
     std::string cmd;
     int threads = 2;
     int reps = 5;
+    bool cold = false;
     bool csv = false;
     bool sweep = false;
     bool scalar = true;
@@ -52,10 +59,11 @@ struct Args {
 };
 
 [[noreturn]] void usage(const char* argv0) {
-    std::fprintf(stderr,
-                 "usage: %s attn|matmul [-t THREADS] [--reps N (>=5)] [--csv] [--backend NAME] "
-                 "[--sweep] [--no-scalar] [--case SUBSTRING]\n",
-                 argv0);
+    std::fprintf(
+        stderr,
+        "usage: %s attn|matmul [-t THREADS] [--reps N (>=5)] [--cold] [--csv] [--backend NAME] "
+        "[--sweep] [--no-scalar] [--case SUBSTRING]\n",
+        argv0);
     std::exit(2);
 }
 
@@ -74,6 +82,8 @@ Args parse(int argc, char** argv) {
             a.threads = std::atoi(next());
         else if (s == "--reps")
             a.reps = std::max(5, std::atoi(next()));
+        else if (s == "--cold")
+            a.cold = true;
         else if (s == "--csv")
             a.csv = true;
         else if (s == "--sweep")
@@ -234,10 +244,26 @@ double measure_read_bw(int threads) {
     return best;
 }
 
+// --cold: 64 MB that every thread reads its share of before a timed run, evicting the case's
+// data from the caches (twice the L3 of the machines this runs on).
+struct Evictor {
+    int threads;
+    std::vector<float> buf;
+    explicit Evictor(int n_threads) : threads(n_threads), buf((size_t)64 << 20 >> 2, 1.0f) {}
+    void run() const {
+        std::atomic<float> sink{0};
+        on_threads(threads, [&](int t) {
+            const size_t n = buf.size(), b = n * t / threads, e = n * (t + 1) / threads;
+            sink = sink + sum_scalar(buf.data() + b, e - b);
+        });
+    }
+};
+
 // ---- cases -----------------------------------------------------------------------------------
 
 struct Limits {
     double gflops = 0, gbs = 0;
+    const Evictor* cold = nullptr;  // --cold
 };
 
 struct Row {
@@ -308,9 +334,10 @@ void fill_random(ggml::Tensor* t, std::mt19937& rng, float lo = -1.0f, float hi 
     }
 }
 
-// Builds the plan once, runs it once to warm up, then returns the median of `reps` runs.
+// Builds the plan once, runs it once to warm up, then returns the median of `reps` runs (each
+// after an eviction pass when `cold` is given).
 template <typename Build>
-double time_graph(ggml::Backend& backend, int reps, Build build) {
+double time_graph(ggml::Backend& backend, int reps, Build build, const Evictor* cold) {
     ggml::Context ctx;
     std::vector<ggml::Tensor*> inputs;
     ggml::Tensor* out = build(ctx, inputs);
@@ -322,6 +349,7 @@ double time_graph(ggml::Backend& backend, int reps, Build build) {
     exec.run();
     std::vector<double> times;
     for (int i = 0; i < reps; ++i) {
+        if (cold) cold->run();
         auto t0 = Clock::now();
         exec.run();
         times.push_back(ms_since(t0));
@@ -356,6 +384,7 @@ std::unique_ptr<ggml::Backend> make(const Args& a, bool scalar) {
 void run_attn_case(const Args& a, const Limits& lim, const AttnCase& c, ggml::Backend& best,
                    ggml::Backend* scalar) {
     if (c.name.find(a.filter) == std::string::npos) return;
+    const Evictor* cold = lim.cold;
     const ggml::DType kv = parse_dtype(c.dtype);
     double flops = 4.0 * c.n_q * c.n_kv * (double)c.d * c.hq;
     if (c.causal) flops /= 2;
@@ -388,9 +417,10 @@ void run_attn_case(const Args& a, const Limits& lim, const AttnCase& c, ggml::Ba
         if (a.backend != "cpu") r.pct = NAN;  // the limits are the host CPU's
         print_row(a, r);
     };
-    emit("flash", time_graph(best, a.reps, build(true)));
-    emit("naive", time_graph(best, a.reps, build(false)));
-    if (scalar && c.scalar_cheap) emit("flash-scalar", time_graph(*scalar, a.reps, build(true)));
+    emit("flash", time_graph(best, a.reps, build(true), cold));
+    emit("naive", time_graph(best, a.reps, build(false), cold));
+    if (scalar && c.scalar_cheap)
+        emit("flash-scalar", time_graph(*scalar, a.reps, build(true), cold));
 }
 
 struct MatCase {
@@ -404,6 +434,7 @@ struct MatCase {
 void run_mat_case(const Args& a, const Limits& lim, const MatCase& c, ggml::Backend& best,
                   ggml::Backend* scalar) {
     if (c.name.find(a.filter) == std::string::npos) return;
+    const Evictor* cold = lim.cold;
     const ggml::DType wt = parse_dtype(c.dtype);
     const double flops = 2.0 * c.m * c.n * (double)c.k;
     const double bytes = (double)c.m * ggml::row_bytes(wt, c.k) + 4.0 * c.n * c.k;
@@ -430,11 +461,11 @@ void run_mat_case(const Args& a, const Limits& lim, const MatCase& c, ggml::Back
         if (a.backend != "cpu") r.pct = NAN;  // the limits are the host CPU's
         print_row(a, r);
     };
-    emit("mul_mat", time_graph(best, a.reps, build));
+    emit("mul_mat", time_graph(best, a.reps, build, cold));
     // The CPU's repacked layout of the same weights (what Model::upload makes of q4_0).
     if (wt == ggml::DType::Q4_0 && a.backend == "cpu")
-        emit("mul_mat-q4_0x8", time_graph(best, a.reps, build_as(ggml::DType::Q4_0X8)));
-    if (scalar && c.scalar_cheap) emit("mul_mat-scalar", time_graph(*scalar, a.reps, build));
+        emit("mul_mat-q4_0x8", time_graph(best, a.reps, build_as(ggml::DType::Q4_0X8), cold));
+    if (scalar && c.scalar_cheap) emit("mul_mat-scalar", time_graph(*scalar, a.reps, build, cold));
 }
 
 }  // namespace
@@ -445,6 +476,9 @@ int main(int argc, char** argv) {
         Limits lim;
         lim.gflops = measure_fma_peak(a.threads);
         lim.gbs = measure_read_bw(a.threads);
+        std::unique_ptr<Evictor> evictor;
+        if (a.cold) evictor = std::make_unique<Evictor>(a.threads);
+        lim.cold = evictor.get();
         const char* isa_env = std::getenv("GGML_CPU_ISA");
         const std::string isa_req = isa_env ? isa_env : "";
         auto scalar = (a.backend == "cpu" && a.scalar) ? make(a, true) : nullptr;
@@ -458,8 +492,9 @@ int main(int argc, char** argv) {
         std::printf(
             "%s# host CPU limits (%d threads): FMA peak %.1f GFLOP/s, read bandwidth %.2f GB/s\n",
             a.csv ? "" : "", a.threads, lim.gflops, lim.gbs);
-        std::printf("# backend %s%s%s\n", a.backend.c_str(),
-                    isa_req.empty() ? "" : ", GGML_CPU_ISA=", isa_req.c_str());
+        std::printf("# backend %s%s%s%s\n", a.backend.c_str(),
+                    isa_req.empty() ? "" : ", GGML_CPU_ISA=", isa_req.c_str(),
+                    a.cold ? ", cold caches (64 MB read before each run)" : "");
         print_header(a);
         if (a.cmd == "attn") {
             if (a.sweep) {
