@@ -40,6 +40,16 @@ std::vector<int32_t> read_ids(const std::string& path) {
     return ids;
 }
 
+// sum (a - b)^2 / sum b^2
+double nmse(const std::vector<float>& a, const std::vector<float>& b) {
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < b.size(); ++i) {
+        num += (a[i] - b[i]) * (double)(a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return num / den;
+}
+
 int32_t argmax_of(const float* x, int32_t n) {
     int32_t best = 0;
     for (int32_t i = 1; i < n; ++i)
@@ -252,15 +262,10 @@ TEST_CASE("quant: stories260K quantized by quantize_gguf loads and generates", "
         CHECK(m->n_repacked() == 0);
         const std::vector<float> got = all_logits(*m);
         REQUIRE(got.size() == ref.size());
-        double num = 0.0, den = 0.0;
-        for (size_t i = 0; i < ref.size(); ++i) {
-            num += (got[i] - ref[i]) * (double)(got[i] - ref[i]);
-            den += (double)ref[i] * ref[i];
-        }
         int top1 = 0;
         for (size_t p = 0; p < seq.size(); ++p)
             top1 += argmax_of(&got[p * vocab], vocab) == argmax_of(&ref[p * vocab], vocab);
-        const double e = num / den;
+        const double e = nmse(got, ref);
         WARN(name << ": logits NMSE " << e << ", top-1 agreement " << top1 << "/64");
         CHECK(e < w.max_nmse);
         CHECK(top1 >= w.min_top1);
@@ -276,13 +281,8 @@ TEST_CASE("quant: stories260K quantized by quantize_gguf loads and generates", "
             CHECK(mr->layers[0].w1->type == DType::Q4_0);
             const std::vector<float> gr = all_logits(*mr);
             REQUIRE(gr.size() == got.size());
-            double rn = 0.0, rd = 0.0;
-            for (size_t i = 0; i < got.size(); ++i) {
-                rn += (gr[i] - got[i]) * (double)(gr[i] - got[i]);
-                rd += (double)got[i] * got[i];
-            }
-            WARN("q4_0x8 against q4_0: logits NMSE " << rn / rd);
-            CHECK(rn / rd < 1e-10);
+            WARN("q4_0x8 against q4_0: logits NMSE " << nmse(gr, got));
+            CHECK(nmse(gr, got) < 1e-10);
             for (size_t p = 0; p < seq.size(); ++p)
                 CHECK(argmax_of(&gr[p * vocab], vocab) == argmax_of(&got[p * vocab], vocab));
         }

@@ -140,40 +140,37 @@ constexpr size_t q4x8_code_at(int r, int i) {
 
 }  // namespace
 
-void repack_q4_0x8(const void* src, void* dst, int64_t K, int64_t M) {
-    check_q4_0x8_shape("repack_q4_0x8", K, M);
+// Moves every byte between q4_0 rows (`rows`) and the q4_0x8 layout (`x8`), either way.
+template <bool ToX8>
+void permute_q4_0x8(const char* fn, const void* src, void* dst, int64_t K, int64_t M) {
+    check_q4_0x8_shape(fn, K, M);
     const int64_t nblk = K / kQK4_0;
     const size_t rb = (size_t)nblk * sizeof(BlockQ4_0);
     for (int64_t g = 0; g < M / 8; ++g) {
-        const uint8_t* in = (const uint8_t*)src + (size_t)g * 8 * rb;
-        uint8_t* out = (uint8_t*)dst + (size_t)g * 8 * rb;
-        for (int64_t b = 0; b < nblk; ++b) {
-            uint8_t* unit = out + (size_t)b * 144;
+        const size_t at = (size_t)g * 8 * rb;
+        for (int64_t b = 0; b < nblk; ++b)
             for (int r = 0; r < 8; ++r) {
-                const uint8_t* blk = in + (size_t)r * rb + (size_t)b * sizeof(BlockQ4_0);
-                std::memcpy(unit + 2 * r, blk, 2);
-                for (int i = 0; i < 16; ++i) unit[q4x8_code_at(r, i)] = blk[2 + i];
+                const size_t unit = at + (size_t)b * 144;
+                const size_t blk = at + (size_t)r * rb + (size_t)b * sizeof(BlockQ4_0);
+                auto move = [&](size_t x8, size_t rows) {
+                    if (ToX8)
+                        ((uint8_t*)dst)[x8] = ((const uint8_t*)src)[rows];
+                    else
+                        ((uint8_t*)dst)[rows] = ((const uint8_t*)src)[x8];
+                };
+                move(unit + 2 * (size_t)r, blk);
+                move(unit + 2 * (size_t)r + 1, blk + 1);
+                for (int i = 0; i < 16; ++i) move(unit + q4x8_code_at(r, i), blk + 2 + (size_t)i);
             }
-        }
     }
 }
 
+void repack_q4_0x8(const void* src, void* dst, int64_t K, int64_t M) {
+    permute_q4_0x8<true>("repack_q4_0x8", src, dst, K, M);
+}
+
 void unpack_q4_0x8(const void* src, void* dst, int64_t K, int64_t M) {
-    check_q4_0x8_shape("unpack_q4_0x8", K, M);
-    const int64_t nblk = K / kQK4_0;
-    const size_t rb = (size_t)nblk * sizeof(BlockQ4_0);
-    for (int64_t g = 0; g < M / 8; ++g) {
-        const uint8_t* in = (const uint8_t*)src + (size_t)g * 8 * rb;
-        uint8_t* out = (uint8_t*)dst + (size_t)g * 8 * rb;
-        for (int64_t b = 0; b < nblk; ++b) {
-            const uint8_t* unit = in + (size_t)b * 144;
-            for (int r = 0; r < 8; ++r) {
-                uint8_t* blk = out + (size_t)r * rb + (size_t)b * sizeof(BlockQ4_0);
-                std::memcpy(blk, unit + 2 * r, 2);
-                for (int i = 0; i < 16; ++i) blk[2 + i] = unit[q4x8_code_at(r, i)];
-            }
-        }
-    }
+    permute_q4_0x8<false>("unpack_q4_0x8", src, dst, K, M);
 }
 
 void dequantize_q4_0x8_row(const void* group, int r, float* dst, int64_t K) {
