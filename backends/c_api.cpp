@@ -178,6 +178,8 @@ struct ggml_c_model {
     std::mutex mu;
     std::unique_ptr<ggml::Backend> device;
     std::string device_name;
+    int sessions = 0;       // live sessions (under mu)
+    bool repacked = false;  // ggml_c_model_repack_for_cpu converted some matrices
 };
 
 struct ggml_c_session {
@@ -630,6 +632,26 @@ size_t ggml_c_model_weight_bytes(const ggml_c_model* m) {
     return m ? m->weight_bytes : 0;
 }
 
+ggml_c_status ggml_c_model_repack_for_cpu(ggml_c_model* m, int32_t* n_repacked) {
+    return guarded("ggml_c_model_repack_for_cpu", [&] {
+        need(m, "model");
+        if (n_repacked) *n_repacked = 0;
+        std::lock_guard<std::mutex> lock(m->mu);
+        if (m->sessions > 0)
+            fail(GGML_C_UNSUPPORTED,
+                 std::to_string(m->sessions) +
+                     " session(s) of the model exist; repack before creating any");
+        if (m->device)
+            fail(GGML_C_UNSUPPORTED, "the model's weights were moved to '" + m->device_name + "'");
+        const int before = m->model->n_repacked();
+        ggml::BackendOptions bo;
+        bo.n_threads = 1;
+        m->model->upload(*ggml::make_backend("cpu", bo), true);
+        m->repacked = m->model->n_repacked() > 0;
+        if (n_repacked) *n_repacked = m->model->n_repacked() - before;
+    });
+}
+
 namespace {
 const ggml::Tokenizer& tokenizer_of(const ggml_c_model* m) {
     need(m, "model");
@@ -716,6 +738,11 @@ ggml_c_status ggml_c_session_new(ggml_c_model* m, const ggml_c_session_params* p
         if (!s->owned[0]->is_host()) {
             // Weights move to the device once; every session on that device shares its backend.
             const std::string name = s->owned[0]->name();
+            if (m->repacked)
+                fail(GGML_C_UNSUPPORTED,
+                     "the model was repacked for the CPU "
+                     "(ggml_c_model_repack_for_cpu); load it again for '" +
+                         name + "'");
             if (!m->device) {
                 m->model->upload(*s->owned[0]);
                 m->device = std::move(s->owned[0]);
@@ -739,6 +766,8 @@ ggml_c_status ggml_c_session_new(ggml_c_model* m, const ggml_c_session_params* p
         s->s = std::make_unique<ggml::llama::Session>(*m->model, s->backends, so);
         s->kv_bytes = 2 * (size_t)hp.n_layers * (size_t)hp.kv_dim() * (size_t)s->s->n_ctx() *
                       ggml::dtype_size(so.kv_type);
+        if (!lock.owns_lock()) lock.lock();
+        ++m->sessions;
         *out = s.release();
     });
 }
@@ -746,8 +775,9 @@ ggml_c_status ggml_c_session_new(ggml_c_model* m, const ggml_c_session_params* p
 void ggml_c_session_free(ggml_c_session* s) {
     guarded("ggml_c_session_free", [&] {
         if (!s) return;
-        std::unique_lock<std::mutex> lock(s->m->mu, std::defer_lock);
-        if (s->on_device) lock.lock();
+        std::unique_lock<std::mutex> lock(s->m->mu);
+        --s->m->sessions;
+        if (!s->on_device) lock.unlock();
         s->s.reset();  // its buffers belong to the shared device backend
         lock = {};
         delete s;

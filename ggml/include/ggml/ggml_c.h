@@ -203,6 +203,13 @@ GGML_C_API void ggml_c_model_free(ggml_c_model* m); /* after every session of it
 GGML_C_API ggml_c_status ggml_c_model_get_info(const ggml_c_model* m, ggml_c_model_info* out);
 /* Bytes of all weights (what the model adds to memory, mapped or owned). */
 GGML_C_API size_t ggml_c_model_weight_bytes(const ggml_c_model* m);
+/* Copies the model's q4_0 matrices (those only multiplied, with a multiple of 8 rows) into the
+ * CPU backend's q4_0x8 layout, eight rows interleaved: CPU decoding of q4_0 models gets about
+ * 1.4-2x faster, results agree to float rounding. Call once, before any session of the model
+ * exists (else GGML_C_UNSUPPORTED); afterwards the model serves CPU sessions only (a device
+ * session gives GGML_C_UNSUPPORTED). *n_repacked (may be NULL) receives how many matrices were
+ * converted: 0 for a model without q4_0 matrices, or when called again. */
+GGML_C_API ggml_c_status ggml_c_model_repack_for_cpu(ggml_c_model* m, int32_t* n_repacked);
 
 /* Text -> ids. *n_tokens receives the count; GGML_C_BUFFER_TOO_SMALL when it exceeds capacity
  * (call with capacity 0 to size). GGML_C_UNSUPPORTED when the model has no tokenizer. */
