@@ -643,12 +643,9 @@ ggml_c_status ggml_c_model_repack_for_cpu(ggml_c_model* m, int32_t* n_repacked) 
                      " session(s) of the model exist; repack before creating any");
         if (m->device)
             fail(GGML_C_UNSUPPORTED, "the model's weights were moved to '" + m->device_name + "'");
-        const int before = m->model->n_repacked();
-        ggml::BackendOptions bo;
-        bo.n_threads = 1;
-        m->model->upload(*ggml::make_backend("cpu", bo), true);
+        const int n = m->model->repack_for_cpu();
         m->repacked = m->model->n_repacked() > 0;
-        if (n_repacked) *n_repacked = m->model->n_repacked() - before;
+        if (n_repacked) *n_repacked = n;
     });
 }
 

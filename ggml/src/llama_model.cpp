@@ -103,23 +103,29 @@ std::vector<Tensor*> Model::weights() const {
     return w;
 }
 
+int Model::repack_for_cpu() {
+    // Weights already on a device stay as they are: their tensors point at device memory.
+    if (device_weights_) return 0;
+    std::vector<Tensor*> mats;
+    for (const LayerWeights& l : layers)
+        for (Tensor* t : {l.wq, l.wk, l.wv, l.wo, l.w1, l.w2, l.w3}) mats.push_back(t);
+    if (!tied_output()) mats.push_back(output);
+    int n = 0;
+    for (Tensor* t : mats) {
+        if (t->type != DType::Q4_0 || t->ne[1] % 8 != 0 || !t->is_contiguous()) continue;
+        uint8_t* packed = storage_->alloc(t->nbytes());
+        repack_q4_0x8(t->data, packed, t->ne[0], t->nrows());
+        t->data = packed;
+        t->type = DType::Q4_0X8;
+        ++n;
+    }
+    n_repacked_ += n;
+    return n;
+}
+
 void Model::upload(Backend& backend, bool repack) {
     if (backend.is_host()) {
-        // Weights already on a device stay as they are: their tensors point at device memory.
-        if (!repack || n_repacked_ > 0 || device_weights_ || std::string(backend.name()) != "cpu")
-            return;
-        std::vector<Tensor*> mats;
-        for (const LayerWeights& l : layers)
-            for (Tensor* t : {l.wq, l.wk, l.wv, l.wo, l.w1, l.w2, l.w3}) mats.push_back(t);
-        if (!tied_output()) mats.push_back(output);
-        for (Tensor* t : mats) {
-            if (t->type != DType::Q4_0 || t->ne[1] % 8 != 0 || !t->is_contiguous()) continue;
-            uint8_t* packed = storage_->alloc(t->nbytes());
-            repack_q4_0x8(t->data, packed, t->ne[0], t->nrows());
-            t->data = packed;
-            t->type = DType::Q4_0X8;
-            ++n_repacked_;
-        }
+        if (repack && std::string(backend.name()) == "cpu") repack_for_cpu();
         return;
     }
     if (device_weights_) return;

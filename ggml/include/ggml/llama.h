@@ -95,7 +95,10 @@ class Model {
     // layout of the CPU's fastest q4_0 kernel (not after an upload to a device, whose copy
     // keeps q4_0). Call before creating sessions: it changes the tensors' dtype.
     void upload(Backend& backend, bool repack = true);
-    // How many matrices upload() turned into q4_0x8.
+    // The CPU part of upload(): converts the remaining such q4_0 matrices, returns how many
+    // (0 once done, or after an upload to a device).
+    int repack_for_cpu();
+    // How many matrices have been turned into q4_0x8.
     int n_repacked() const { return n_repacked_; }
 
   private:
