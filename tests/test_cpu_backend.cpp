@@ -13,6 +13,7 @@
 #include "cpu_backend.h"
 #include "cpu_kernels.h"
 #include "ggml/ggml.h"
+#include "isa.h"
 
 using namespace ggml;
 
@@ -126,6 +127,44 @@ void run_both(const std::vector<Tensor*>& nodes, const Tensor* out) {
     REQUIRE(snapshot(out) == one);
 }
 
+// flash_attn by its definition in ops.h, in double: qs [D, Hq, n_q, B] and ks [D, Hkv, n_kv, B]
+// (a KV cache's layout), v [Dv, n_kv, Hkv, B], mask [n_kv, n_q, 1, B], bias [n_kv, 1, 1, B]
+// added in the steered heads. Returns [B][n_q][Hq][Dv]; rows with every key hidden are zero.
+std::vector<double> attn_reference(const Tensor* qs, const Tensor* ks, const Tensor* v,
+                                   const Tensor* mask, const Tensor* bias, const FlashAttnParams& p,
+                                   const HeadSet& steered) {
+    const int64_t D = qs->ne[0], Hq = qs->ne[1], n_q = qs->ne[2], B = qs->ne[3];
+    const int64_t Hkv = ks->ne[1], n_kv = ks->ne[2], Dv = v->ne[0];
+    std::vector<double> ref((size_t)(Dv * Hq * n_q * B), 0.0);
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < Hq; ++h)
+            for (int64_t i = 0; i < n_q; ++i) {
+                const int64_t hk = h / (Hq / Hkv);
+                std::vector<double> s((size_t)n_kv);
+                double mx = -kInf;
+                for (int64_t j = 0; j < n_kv; ++j) {
+                    double x = 0.0;
+                    for (int64_t d = 0; d < D; ++d)
+                        x += (double)getf(qs, d, h, i, b) * (double)getf(ks, d, hk, j, b);
+                    x *= p.scale;
+                    if (p.softcap > 0.0f) x = p.softcap * std::tanh(x / p.softcap);
+                    x += getf(mask, j, i, 0, b);
+                    if (steered.test((size_t)h)) x += getf(bias, j, 0, 0, b);
+                    if (p.causal && j > i + p.causal_offset) x = -kInf;
+                    s[(size_t)j] = x;
+                    mx = std::max(mx, x);
+                }
+                if (mx == -kInf) continue;
+                double sum = 0.0;
+                for (double& x : s) sum += (x = std::exp(x - mx));
+                double* r = &ref[(size_t)(((b * n_q + i) * Hq + h) * Dv)];
+                for (int64_t j = 0; j < n_kv; ++j)
+                    for (int64_t d = 0; d < Dv; ++d)
+                        r[d] += s[(size_t)j] / sum * getf(v, d, j, hk, b);
+            }
+    return ref;
+}
+
 }  // namespace
 
 TEST_CASE("cpu flash_attn matches direct softmax attention (GQA, causal, mask, softcap, steer)",
@@ -180,37 +219,10 @@ TEST_CASE("cpu flash_attn matches direct softmax attention (GQA, causal, mask, s
 
     run_both({q, k, out}, out);
 
-    // Reference: the definition in ops.h, in double.
-    std::vector<double> ref((size_t)(Dv * Hq * n_q * B));
-    auto R = [&](int64_t d, int64_t h, int64_t i, int64_t b) -> double& {
+    const std::vector<double> ref = attn_reference(qs, ks, v, mask, bias, p, steered);
+    auto R = [&](int64_t d, int64_t h, int64_t i, int64_t b) {
         return ref[(size_t)(((b * n_q + i) * Hq + h) * Dv + d)];
     };
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t h = 0; h < Hq; ++h)
-            for (int64_t i = 0; i < n_q; ++i) {
-                const int64_t hk = h / (Hq / Hkv);
-                std::vector<double> s((size_t)n_kv);
-                double mx = -kInf;
-                for (int64_t j = 0; j < n_kv; ++j) {
-                    double x = 0.0;
-                    for (int64_t d = 0; d < D; ++d)
-                        x += (double)getf(qs, d, h, i, b) * (double)getf(ks, d, hk, j, b);
-                    x *= p.scale;
-                    x = p.softcap * std::tanh(x / p.softcap);
-                    x += getf(mask, j, i, 0, b);
-                    if (steered.test((size_t)h)) x += getf(bias, j, 0, 0, b);
-                    if (causal && j > i + p.causal_offset) x = -kInf;
-                    s[(size_t)j] = x;
-                    mx = std::max(mx, x);
-                }
-                for (int64_t d = 0; d < Dv; ++d) R(d, h, i, b) = 0.0;
-                if (mx == -kInf) continue;
-                double sum = 0.0;
-                for (double& x : s) sum += (x = std::exp(x - mx));
-                for (int64_t j = 0; j < n_kv; ++j)
-                    for (int64_t d = 0; d < Dv; ++d)
-                        R(d, h, i, b) += s[(size_t)j] / sum * getf(v, d, j, hk, b);
-            }
     // Outputs are convex combinations of |v| <= 1; f32 scores carry ~1e-6 relative error,
     // so 1e-5 is loose for rounding (observed ~3e-7) and far below what a wrong head, key or mask
     // would cause. Against bf16 keys, AVX512-BF16 rounds q to bf16 as well (2^-9 relative per
@@ -250,6 +262,81 @@ TEST_CASE("cpu flash_attn with the whole query block above the diagonal gives ze
              [&](int64_t a, int64_t b, int64_t c, int64_t d) { setf(out, 42.0f, a, b, c, d); });
     run_both({out}, out);
     CHECK(max_abs_err(out, [](int64_t, int64_t, int64_t, int64_t) { return 0.0; }) == 0.0);
+}
+
+// One position with more query heads than the decode kernel takes (MQA decode: 24 or 96 heads
+// on one KV head; 20 on each of two, batch 2) runs the block kernel with the keys split
+// between the threads and the partial softmax states merged. Checked on 1, 2 and 3 threads
+// against the definition, each run twice for bitwise repeatability. Three threads split the
+// keys in every shape; an offset of 300 leaves the last split of 700 keys with no visible key.
+TEST_CASE("cpu flash_attn of one position's many heads splits the keys and merges them",
+          "[cpu][flash_attn]") {
+    struct Shape {
+        int64_t Hq, Hkv, B;
+    };
+    const Shape shape = GENERATE(Shape{24, 1, 1}, Shape{96, 1, 1}, Shape{40, 2, 2});
+    const DType kv_type = GENERATE(DType::F16, DType::BF16, DType::F32);
+    const int32_t offset = GENERATE(699, 300);
+    const int64_t D = 40, Dv = 24, n_kv = 700, Hq = shape.Hq, Hkv = shape.Hkv, B = shape.B;
+    CAPTURE(Hq, Hkv, B, dtype_name(kv_type), offset);
+    for (int n_threads : {1, 2, 3}) {
+        cpu::FaArgs plan{};
+        plan.D = D, plan.Dv = Dv, plan.n_q = 1, plan.n_kv = n_kv;
+        plan.Hq = Hq, plan.Hkv = Hkv, plan.B = B;
+        cpu::fa_partition(plan, n_threads);
+        REQUIRE(plan.plan == cpu::kFaPlanWide);
+        if (n_threads == 3) REQUIRE(plan.splits > 1);
+    }
+
+    Context ctx;
+    Memory mem;
+    std::mt19937 rng(99);
+    Tensor* q = ctx.new_tensor(DType::F32, {D, Hq, 1, B});
+    Tensor* k = ctx.new_tensor(kv_type, {D, Hkv, n_kv, B});
+    Tensor* v = ctx.new_tensor(kv_type, {Dv, n_kv, Hkv, B});
+    Tensor* mask = ctx.new_tensor(DType::F32, {n_kv, 1, 1, B});
+    Tensor* bias = ctx.new_tensor(DType::F32, {n_kv, 1, 1, B});
+    for (Tensor* t : {q, k, v, mask, bias}) mem.bind(t);
+    fill_uniform(q, rng, -1.5f, 1.5f);
+    fill_uniform(k, rng, -1.5f, 1.5f);
+    fill_uniform(v, rng, -1.0f, 1.0f);
+    fill_uniform(mask, rng, -1.0f, 0.5f);
+    for (int64_t j = 3; j < n_kv; j += 11) setf(mask, -INFINITY, j, 0, 0, B - 1);
+    for (int64_t j = 0; j < n_kv; ++j)
+        setf(bias, (j >= 100 && j < 200) ? 0.0f : std::log(0.01f), j, 0, 0, 0);
+    for (int64_t b = 1; b < B; ++b)
+        for (int64_t j = 0; j < n_kv; ++j)
+            setf(bias, (j >= 450 && j < 600) ? 0.0f : std::log(0.05f), j, 0, 0, b);
+
+    FlashAttnParams p;
+    p.scale = 1.0f / std::sqrt((float)D);
+    p.softcap = 4.0f;
+    p.causal = 1;
+    p.causal_offset = offset;
+    HeadSet steered;
+    steered.set(0);
+    steered.set((size_t)Hq - 3);
+    p.steer.set(steered);
+    Tensor* out =
+        flash_attn(ctx, permute(ctx, q, 0, 2, 1, 3), permute(ctx, k, 0, 2, 1, 3), v, mask, p, bias);
+    mem.bind(out);
+    const std::vector<double> ref = attn_reference(q, k, v, mask, bias, p, steered);
+    // Tolerances as in the GQA test above (the merge adds one rescale per split).
+    const double tol = kv_type == DType::BF16 ? 5e-3 : 1e-5;
+    for (int n_threads : {1, 2, 3}) {
+        CAPTURE(n_threads);
+        KernelErrors e1, e2;
+        run(n_threads, {out}, e1);
+        REQUIRE_FALSE(e1.any());
+        const std::vector<float> first = snapshot(out);
+        const double err = max_abs_err(out, [&](int64_t d, int64_t h, int64_t, int64_t b) {
+            return ref[(size_t)((b * Hq + h) * Dv + d)];
+        });
+        CHECK(err < tol);
+        run(n_threads, {out}, e2);
+        REQUIRE_FALSE(e2.any());
+        CHECK(snapshot(out) == first);
+    }
 }
 
 TEST_CASE("cpu mul_mat matches double loops (f16/bf16/f32 a, batch broadcast)", "[cpu][mul_mat]") {

@@ -68,11 +68,10 @@ struct FaArgs {
     float scale, softcap;
     int causal;
     int64_t causal_offset;
-    // Partition (fa_partition): row chunks of at most kFaRows rows of one KV head's
-    // (query position, head) space, and KV splits whose partial results are merged. `dec`:
-    // chunks of at most kFaDecRows rows taking the decode kernel (K and V rows read in place).
+    // Partition (fa_partition): row chunks of one KV head's (query position, head) space,
+    // and KV splits whose partial results are merged; `plan` is one of kFaPlan*.
     int64_t rows_per_chunk, chunks, splits;
-    int dec;
+    int plan;
     uint8_t* work;
     int ith, nth;
     // Waits for all nth threads (needed when splits > 1 and nth > 1).
@@ -86,6 +85,13 @@ struct FaArgs {
 constexpr int64_t kFaRows = 64;     // rows of a query block
 constexpr int64_t kFaKeys = 64;     // keys of a KV block
 constexpr int64_t kFaDecRows = 16;  // most rows of a decode chunk
+
+// How fa_run covers the rows. Prefill: chunks of kFaRows rows on the block kernel (packed
+// panels), handed out by the job dispenser, no KV splits. Decode: chunks of at most
+// kFaDecRows rows on the decode kernel (K and V rows read in place). Wide: one position with
+// more than kFaDecRows rows (MQA-like decode) on the block kernel. Decode and wide chunks are
+// dealt round robin and split along the keys when there are fewer chunks than threads.
+constexpr int kFaPlanPrefill = 0, kFaPlanDecode = 1, kFaPlanWide = 2;
 
 // Fills rows_per_chunk/chunks/splits from the shapes for `nth` threads; returns the scratch
 // bytes needed (monotone in nth, so the planned size covers any smaller team).

@@ -468,9 +468,9 @@ std::vector<FA> fa_configs() {
         f.offset = 192;
         add(f);
     }
-    // Decode-kernel shapes: one position with more than 16 query heads (rows split into
-    // chunks), head sizes that are not multiples of the 8-lane vectors, and exactly 16 rows
-    // at two positions with a causal offset and a mask.
+    // Decode shapes: one position with more than 16 query heads (the block kernel, keys split
+    // between threads), head sizes that are not multiples of the 8-lane vectors, and exactly
+    // 16 rows at two positions with a causal offset and a mask (the decode kernel).
     {
         FA f;
         f.tag = "decode_f16_mqa_hq32_nkv300";
