@@ -127,6 +127,29 @@ void run_both(const std::vector<Tensor*>& nodes, const Tensor* out) {
     REQUIRE(snapshot(out) == one);
 }
 
+// flash_attn's inputs as a KV cache holds them, uniformly filled: q [D, Hq, n_q, B],
+// k [D, Hkv, n_kv, B], v [Dv, n_kv, Hkv, B], an additive mask [n_kv, n_q, 1, B] in [-1, 0.5]
+// and a steering bias [n_kv, 1, 1, B] for the test to write.
+struct AttnInputs {
+    Tensor *q, *k, *v, *mask, *bias;
+};
+
+AttnInputs attn_inputs(Context& ctx, Memory& mem, std::mt19937& rng, DType kv_type, int64_t D,
+                       int64_t Dv, int64_t n_q, int64_t n_kv, int64_t Hq, int64_t Hkv, int64_t B) {
+    AttnInputs in;
+    in.q = ctx.new_tensor(DType::F32, {D, Hq, n_q, B});
+    in.k = ctx.new_tensor(kv_type, {D, Hkv, n_kv, B});
+    in.v = ctx.new_tensor(kv_type, {Dv, n_kv, Hkv, B});
+    in.mask = ctx.new_tensor(DType::F32, {n_kv, n_q, 1, B});
+    in.bias = ctx.new_tensor(DType::F32, {n_kv, 1, 1, B});
+    for (Tensor* t : {in.q, in.k, in.v, in.mask, in.bias}) mem.bind(t);
+    fill_uniform(in.q, rng, -1.5f, 1.5f);
+    fill_uniform(in.k, rng, -1.5f, 1.5f);
+    fill_uniform(in.v, rng, -1.0f, 1.0f);
+    fill_uniform(in.mask, rng, -1.0f, 0.5f);
+    return in;
+}
+
 // flash_attn by its definition in ops.h, in double: qs [D, Hq, n_q, B] and ks [D, Hkv, n_kv, B]
 // (a KV cache's layout), v [Dv, n_kv, Hkv, B], mask [n_kv, n_q, 1, B], bias [n_kv, 1, 1, B]
 // added in the steered heads. Returns [B][n_q][Hq][Dv]; rows with every key hidden are zero.
@@ -182,16 +205,8 @@ TEST_CASE("cpu flash_attn matches direct softmax attention (GQA, causal, mask, s
     std::mt19937 rng(1234);
     // q and k are laid out as a KV cache would be, [D, H, n, B], and permuted to the op's
     // [D, n, H, B]: the kernel must follow the strides.
-    Tensor* qs = ctx.new_tensor(DType::F32, {D, Hq, n_q, B});
-    Tensor* ks = ctx.new_tensor(kv_type, {D, Hkv, n_kv, B});
-    Tensor* v = ctx.new_tensor(kv_type, {Dv, n_kv, Hkv, B});
-    Tensor* mask = ctx.new_tensor(DType::F32, {n_kv, n_q, 1, B});
-    Tensor* bias = ctx.new_tensor(DType::F32, {n_kv, 1, 1, B});
-    for (Tensor* t : {qs, ks, v, mask, bias}) mem.bind(t);
-    fill_uniform(qs, rng, -1.5f, 1.5f);
-    fill_uniform(ks, rng, -1.5f, 1.5f);
-    fill_uniform(v, rng, -1.0f, 1.0f);
-    fill_uniform(mask, rng, -1.0f, 0.5f);
+    const AttnInputs in = attn_inputs(ctx, mem, rng, kv_type, D, Dv, n_q, n_kv, Hq, Hkv, B);
+    Tensor *qs = in.q, *ks = in.k, *v = in.v, *mask = in.mask, *bias = in.bias;
     // Some hidden keys, and query row 5 of batch 1 with every key hidden: it must give zeros.
     for (int64_t j = 0; j < n_kv; j += 7) setf(mask, -INFINITY, j, 2, 0, 0);
     for (int64_t j = 0; j < n_kv; ++j) setf(mask, -INFINITY, j, 5, 0, 1);
@@ -291,16 +306,8 @@ TEST_CASE("cpu flash_attn of one position's many heads splits the keys and merge
     Context ctx;
     Memory mem;
     std::mt19937 rng(99);
-    Tensor* q = ctx.new_tensor(DType::F32, {D, Hq, 1, B});
-    Tensor* k = ctx.new_tensor(kv_type, {D, Hkv, n_kv, B});
-    Tensor* v = ctx.new_tensor(kv_type, {Dv, n_kv, Hkv, B});
-    Tensor* mask = ctx.new_tensor(DType::F32, {n_kv, 1, 1, B});
-    Tensor* bias = ctx.new_tensor(DType::F32, {n_kv, 1, 1, B});
-    for (Tensor* t : {q, k, v, mask, bias}) mem.bind(t);
-    fill_uniform(q, rng, -1.5f, 1.5f);
-    fill_uniform(k, rng, -1.5f, 1.5f);
-    fill_uniform(v, rng, -1.0f, 1.0f);
-    fill_uniform(mask, rng, -1.0f, 0.5f);
+    const AttnInputs in = attn_inputs(ctx, mem, rng, kv_type, D, Dv, 1, n_kv, Hq, Hkv, B);
+    Tensor *q = in.q, *k = in.k, *v = in.v, *mask = in.mask, *bias = in.bias;
     for (int64_t j = 3; j < n_kv; j += 11) setf(mask, -INFINITY, j, 0, 0, B - 1);
     for (int64_t j = 0; j < n_kv; ++j)
         setf(bias, (j >= 100 && j < 200) ? 0.0f : std::log(0.01f), j, 0, 0, 0);
