@@ -145,7 +145,8 @@ size_t fa_partition(FaArgs& a, int nth) {
     // Decode kernel for a few rows (each K/V row read in place once per chunk), the block
     // kernel otherwise. One position's many heads (MQA-like decode) also take the block kernel:
     // with 32 query heads on one KV head the work is FMAs, not bytes, and the 6x16 panels
-    // run them faster than the decode kernel's four-row blocks (MQA decode 10-15% faster).
+    // run them faster than the decode kernel's four-row blocks (MQA decode 11-16% faster on
+    // two threads; at 16 rows the two kernels tie, at 8 the decode kernel wins).
     if (rows <= kFaDecRows)
         a.plan = kFaPlanDecode;
     else
@@ -153,9 +154,8 @@ size_t fa_partition(FaArgs& a, int nth) {
     // Decode and wide chunks are equal in cost and read every K/V row once, so they are as
     // large as the kernel allows and balanced; prefill chunks are full query blocks.
     const int64_t most_rows = a.plan == kFaPlanDecode ? kFaDecRows : kFaRows;
-    a.chunks = ceil_div(rows, most_rows);
-    a.rows_per_chunk =
-        a.plan == kFaPlanPrefill ? std::min(rows, kFaRows) : ceil_div(rows, a.chunks);
+    a.rows_per_chunk = a.plan == kFaPlanPrefill ? std::min(rows, kFaRows)
+                                                : ceil_div(rows, ceil_div(rows, most_rows));
     a.chunks = ceil_div(rows, a.rows_per_chunk);
     const int64_t Dvp = (a.Dv + 15) / 16 * 16;
     const size_t per_thread =
