@@ -272,8 +272,12 @@ TEST_CASE("quant: stories260K quantized by quantize_gguf loads and generates", "
         if (w.type == DType::Q4_0) {
             // The CPU's q4_0x8 layout (Model::upload repacks the 20 attention matrices; the
             // FFN's 172 rows are not a multiple of 8) computes the same integer block sums and
-            // only sums the scaled blocks in another order: the logits agree to float rounding
-            // (measured NMSE ~1e-13; 1e-10 still fails for a single wrong scale or row).
+            // only sums the scaled blocks in another order, so the activations differ by float
+            // rounding, and the next layer's q8_0 rounding of them can then flip a code by one
+            // step where a value sits within an ulp of a rounding boundary. Measured: NMSE
+            // 4e-14 where nothing flips, 7.5e-7 with one flip (it moved the logits of the last
+            // two positions by up to 0.17). A wrong scale moves a whole output feature at every
+            // position: reading one block's scale from the next row gave NMSE 4.6e-3.
             auto mr = Model::load(out);
             mr->upload(*backend);
             CHECK(mr->n_repacked() == 20);
@@ -282,7 +286,7 @@ TEST_CASE("quant: stories260K quantized by quantize_gguf loads and generates", "
             const std::vector<float> gr = all_logits(*mr);
             REQUIRE(gr.size() == got.size());
             WARN("q4_0x8 against q4_0: logits NMSE " << nmse(gr, got));
-            CHECK(nmse(gr, got) < 1e-10);
+            CHECK(nmse(gr, got) < 1e-5);
             for (size_t p = 0; p < seq.size(); ++p)
                 CHECK(argmax_of(&gr[p * vocab], vocab) == argmax_of(&got[p * vocab], vocab));
         }

@@ -142,7 +142,10 @@ void run_FLASH_ATTN(const Tensor* node, const KernelArgs& args) {
         fa.barrier_ctx = args.barrier_ctx;
         fa.claim = args.claim;
         fa.claim_ctx = args.claim_ctx;
-        if (args.nth > 1 && !args.barrier) fa.splits = 1;  // no way to wait for the merge
+        if (args.nth > 1 && !args.barrier) {  // no way to wait for the merge or the packing
+            fa.splits = 1;
+            fa.pack_keys = 0;
+        }
         args.isa->flash_attn(fa);
         return;
     }

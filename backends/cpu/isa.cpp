@@ -164,6 +164,24 @@ size_t fa_partition(FaArgs& a, int nth) {
         round64(4 * (size_t)(kFaRows * Dvp)) + 2 * round64(4 * (size_t)kFaRows) +
         round64(4 * (size_t)(4 * 8 * 8)) + round64(4 * (size_t)kFaRows);
     size_t total = per_thread * (size_t)nth;
+    a.pack_keys = 0;
+    a.pack_at = 0;
+    if (a.plan == kFaPlanPrefill && a.chunks > 1) {
+        // Every chunk of a KV head reads the same K/V blocks (a causal one those up to its
+        // last row): packed once for all of them, the K panels are transposed once instead
+        // of once per chunk (16 times at n_q 512, GQA 4) and f32 V is read from contiguous
+        // panels rather than rows a cache-set stride apart. The keys past the last one any
+        // row sees are left out.
+        const int64_t keys =
+            a.causal ? std::max<int64_t>(0, std::min(a.n_kv, a.n_q + a.causal_offset)) : a.n_kv;
+        const size_t bytes = (size_t)(a.B * a.Hkv) * (size_t)ceil_div(keys, kFaKeys) *
+                             (size_t)(4 * kFaKeys * (a.D + Dvp));
+        if (keys > 0 && bytes <= kFaPackMaxBytes) {
+            a.pack_keys = keys;
+            a.pack_at = total;
+            total += bytes;
+        }
+    }
     if (a.plan != kFaPlanPrefill) {
         // Heads are shared out first, and keys split (partial softmax states merged by
         // log-sum-exp) only where there are too few heads for the team. A smaller team may

@@ -72,6 +72,12 @@ struct FaArgs {
     // and KV splits whose partial results are merged; `plan` is one of kFaPlan*.
     int64_t rows_per_chunk, chunks, splits;
     int plan;
+    // Prefill with several row chunks per KV head: the first pack_keys keys of every
+    // (batch, KV head) are packed once, before any chunk runs, into the block kernel's
+    // panels at work + pack_at (kFaKeys-key blocks of kFaKeys * (D + Dvp) floats), instead
+    // of once per chunk; 0 when the chunks pack their own blocks.
+    int64_t pack_keys;
+    size_t pack_at;
     uint8_t* work;
     int ith, nth;
     // Waits for all nth threads (needed when splits > 1 and nth > 1).
@@ -85,6 +91,8 @@ struct FaArgs {
 constexpr int64_t kFaRows = 64;     // rows of a query block
 constexpr int64_t kFaKeys = 64;     // keys of a KV block
 constexpr int64_t kFaDecRows = 16;  // most rows of a decode chunk
+// Most scratch the shared K/V panels of a prefill may take; larger ones pack per chunk.
+constexpr size_t kFaPackMaxBytes = (size_t)32 << 20;
 
 // How fa_run covers the rows. Prefill: chunks of kFaRows rows on the block kernel (packed
 // panels), handed out by the job dispenser, no KV splits. Decode: chunks of at most

@@ -9,10 +9,8 @@
 // SMULL and sum pairs with SADDLP/ADDP; both layouts put bytes [4l, 4l + 4) of each 16-byte half
 // in lane l, as the AVX2 set does.
 //
-// exp() is the same Cephes single-precision polynomial as the AVX2 set, operation for
-// operation (range reduction by ln 2 split in two parts, degree-5 minimax polynomial; about
-// 1 ulp on [-87.3, 88.7]); inputs below -87.3, -inf included, give exactly 0 so that masked
-// keys contribute nothing.
+// exp_neg() (exp on x <= 0, for softmax) is the x86 sets' polynomial, operation for operation;
+// inputs below -87.3, -inf included, give exactly 0 so that masked keys contribute nothing.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -69,28 +67,24 @@ struct VT {
     // FADDP twice: ((v0 + v4) + (v1 + v5)) + ((v2 + v6) + (v3 + v7)), the scalar set's order.
     static float hsum(V a) { return vaddvq_f32(vaddq_f32(a.lo, a.hi)); }
     static float hmax(V a) { return vmaxvq_f32(vmaxq_f32(a.lo, a.hi)); }
-    static float32x4_t exp4(float32x4_t x) {
+    // exp for x <= 0 or -inf, as the x86 sets' exp_neg (the same operations and constants).
+    static float32x4_t exp_neg4(float32x4_t x) {
         const uint32x4_t keep = vcgeq_f32(x, vdupq_n_f32(-87.3f));
-        x = vminq_f32(x, vdupq_n_f32(88.3762626647949f));
-        x = vmaxq_f32(x, vdupq_n_f32(-87.3f));
-        float32x4_t fx = vfmaq_f32(vdupq_n_f32(0.5f), x, vdupq_n_f32(1.44269504088896341f));
-        fx = vrndmq_f32(fx);
-        x = vfmsq_f32(x, fx, vdupq_n_f32(0.693359375f));
-        x = vfmsq_f32(x, fx, vdupq_n_f32(-2.12194440e-4f));
-        float32x4_t y = vdupq_n_f32(1.9875691500E-4f);
-        y = vfmaq_f32(vdupq_n_f32(1.3981999507E-3f), y, x);
-        y = vfmaq_f32(vdupq_n_f32(8.3334519073E-3f), y, x);
-        y = vfmaq_f32(vdupq_n_f32(4.1665795894E-2f), y, x);
-        y = vfmaq_f32(vdupq_n_f32(1.6666665459E-1f), y, x);
-        y = vfmaq_f32(vdupq_n_f32(5.0000001201E-1f), y, x);
-        const float32x4_t x2 = vmulq_f32(x, x);
-        y = vfmaq_f32(vaddq_f32(x, vdupq_n_f32(1.0f)), y, x2);
-        // fx is integral, so truncation converts it exactly.
-        const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(fx), vdupq_n_s32(127)), 23);
-        y = vmulq_f32(y, vreinterpretq_f32_s32(e));
-        return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(y), keep));
+        const float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
+        float32x4_t f = vfmaq_f32(vnegq_f32(n), x, vdupq_n_f32(1.44269502162933349609375f));
+        f = vfmaq_f32(f, x, vdupq_n_f32(1.925963033500011079e-8f));
+        float32x4_t p = vdupq_n_f32(1.3264728477224708e-3f);
+        p = vfmaq_f32(vdupq_n_f32(9.671512991189957e-3f), p, f);
+        p = vfmaq_f32(vdupq_n_f32(5.550733581185341e-2f), p, f);
+        p = vfmaq_f32(vdupq_n_f32(2.4022242426872253e-1f), p, f);
+        p = vfmaq_f32(vdupq_n_f32(6.931470036506653e-1f), p, f);
+        p = vfmaq_f32(vdupq_n_f32(1.0f), p, f);
+        // n is integral, so truncation converts it exactly (garbage lanes are cleared below).
+        const int32x4_t e = vshlq_n_s32(vcvtq_s32_f32(n), 23);
+        p = vreinterpretq_f32_s32(vaddq_s32(vreinterpretq_s32_f32(p), e));
+        return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(p), keep));
     }
-    static V exp(V x) { return {exp4(x.lo), exp4(x.hi)}; }
+    static V exp_neg(V x) { return {exp_neg4(x.lo), exp_neg4(x.hi)}; }
     // Lane l: sum of a[i] * b[i] over i in [4l, 4l + 4). Products fit int16 (|a|, |b| <= 128).
     static int32x4_t dot16(int8x16_t a, int8x16_t b) {
 #if defined(__ARM_FEATURE_DOTPROD)

@@ -65,7 +65,7 @@ struct VT {
         for (int i = 1; i < 8; ++i) m = a.v[i] > m ? a.v[i] : m;
         return m;
     }
-    static V exp(const V& a) {
+    static V exp_neg(const V& a) {  // exp on x <= 0 (softmax), as the SIMD sets name it
         V r;
         for (int i = 0; i < 8; ++i) r.v[i] = expf(a.v[i]);
         return r;

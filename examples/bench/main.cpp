@@ -2,7 +2,7 @@
 // limits measured in the same run so that every figure can be read as a fraction of them.
 //
 //   ggml-bench attn   [-t N] [--reps N] [--csv] [--backend NAME] [--sweep] [--no-scalar] [--case S]
-//                     [--cold]
+//                     [--cold] [--no-naive]
 //   ggml-bench matmul [-t N] [--reps N] [--csv] [--backend NAME] [--no-scalar] [--case S] [--cold]
 //
 // Limits: FMA throughput = independent FMA chains on every thread, 16-wide where the CPU has
@@ -11,8 +11,9 @@
 // GFLOP/s over the FMA peak for compute-bound cases and GB/s over the read bandwidth for
 // bandwidth-bound ones (decode, GEMV). Attention FLOPs = 4 * n_q * n_kv * D * Hq (halved when
 // causal); decode bytes = K + V read once. Every case runs the fused op and, beside it, the
-// naive graph (mul_mat, soft_max, mul_mat); on the CPU also with GGML_CPU_ISA=scalar where it
-// is cheap; q4_0 weights also in the CPU's repacked q4_0x8 layout. Each timing is the median of
+// naive graph (mul_mat, soft_max, mul_mat; --no-naive leaves it out); on the CPU also with
+// GGML_CPU_ISA=scalar where it is cheap; q4_0 weights also in the CPU's repacked q4_0x8 layout.
+// Each timing is the median of
 // --reps runs (at least 5) after one warm-up run of a plan that is built once. With --cold,
 // every thread reads its share of 64 MB of other memory before each run, so the case's data
 // comes from DRAM as in a model, where the other layers' weights and caches pass through the
@@ -54,6 +55,7 @@ struct Args {
     bool csv = false;
     bool sweep = false;
     bool scalar = true;
+    bool naive = true;
     std::string backend = "cpu";
     std::string filter;  // run only the cases whose name contains it
 };
@@ -62,7 +64,7 @@ struct Args {
     std::fprintf(
         stderr,
         "usage: %s attn|matmul [-t THREADS] [--reps N (>=5)] [--cold] [--csv] [--backend NAME] "
-        "[--sweep] [--no-scalar] [--case SUBSTRING]\n",
+        "[--sweep] [--no-scalar] [--no-naive] [--case SUBSTRING]\n",
         argv0);
     std::exit(2);
 }
@@ -90,6 +92,8 @@ Args parse(int argc, char** argv) {
             a.sweep = true;
         else if (s == "--no-scalar")
             a.scalar = false;
+        else if (s == "--no-naive")
+            a.naive = false;
         else if (s == "--backend")
             a.backend = next();
         else if (s == "--case")
@@ -418,7 +422,7 @@ void run_attn_case(const Args& a, const Limits& lim, const AttnCase& c, ggml::Ba
         print_row(a, r);
     };
     emit("flash", time_graph(best, a.reps, build(true), cold));
-    emit("naive", time_graph(best, a.reps, build(false), cold));
+    if (a.naive) emit("naive", time_graph(best, a.reps, build(false), cold));
     if (scalar && c.scalar_cheap)
         emit("flash-scalar", time_graph(*scalar, a.reps, build(true), cold));
 }
