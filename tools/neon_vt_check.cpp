@@ -2,15 +2,16 @@
 // under qemu-aarch64 by tools/test-neon.sh. The harness tests the kernels end to end within
 // tolerances; this checks each VT member exactly against plain C++:
 //   loads, stores, add/sub/mul/fma, hsum (the scalar set's summation order), max/hmax,
-//   transpose8, load_f16, load_bf16 and f16_at on all 65536 bit patterns, exp_neg bitwise against
-//   the x86 sets' operation sequence written with fmaf (and within 2.5 ulp of double exp on
-//   [-87.3, 0], exp_neg(0) = 1, exactly 0 below -87.3, -inf and NaN included),
+//   transpose8, load_f16, load_bf16 and f16_at on all 65536 bit patterns, exp_neg bitwise
+//   against the x86 sets' operation sequence in plain C++ (exp_neg_ref.h; and within 2.5 ulp
+//   of double exp on [-87.3, 0], exp_neg(0) = 1, exactly 0 below -87.3, -inf and NaN included),
 //   dot_q8/dot_q4/dot_q4x8 exact on random and extreme blocks.
 // Built once for armv8-a and once with -march=armv8.2-a+dotprod -DGGML_NEON_DOTPROD_COPY.
 #include <cstdio>
 #include <random>
 
 #include "../backends/cpu/simd_neon.cpp"
+#include "exp_neg_ref.h"
 
 using ggml::cpu::VT;
 
@@ -31,31 +32,6 @@ VT::V from(const float* p) {
 }
 void to(float* p, VT::V v) {
     VT::store(p, v);
-}
-
-// The x86 sets' exp_neg, one lane at a time (every FMA fused, round to nearest even, the
-// same constants).
-float exp_neg_ref(float x) {
-    if (!(x >= -87.3f)) return 0.0f;
-    const float n = std::nearbyint(x * 1.44269504088896341f);
-    float f = std::fmaf(x, 1.44269502162933349609375f, -n);
-    f = std::fmaf(x, 1.925963033500011079e-8f, f);
-    float p = 1.3264728477224708e-3f;
-    p = std::fmaf(p, f, 9.671512991189957e-3f);
-    p = std::fmaf(p, f, 5.550733581185341e-2f);
-    p = std::fmaf(p, f, 2.4022242426872253e-1f);
-    p = std::fmaf(p, f, 6.931470036506653e-1f);
-    p = std::fmaf(p, f, 1.0f);
-    uint32_t bits;
-    std::memcpy(&bits, &p, 4);
-    bits += (uint32_t)(int32_t)n << 23;
-    std::memcpy(&p, &bits, 4);
-    return p;
-}
-
-double ulp_err(float got, double want) {
-    const double u = std::ldexp(1.0, std::ilogb((float)want) - 23);
-    return std::fabs(got - want) / u;
 }
 
 }  // namespace

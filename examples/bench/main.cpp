@@ -13,12 +13,11 @@
 // causal); decode bytes = K + V read once. Every case runs the fused op and, beside it, the
 // naive graph (mul_mat, soft_max, mul_mat; --no-naive leaves it out); on the CPU also with
 // GGML_CPU_ISA=scalar where it is cheap; q4_0 weights also in the CPU's repacked q4_0x8 layout.
-// Each timing is the median of
-// --reps runs (at least 5) after one warm-up run of a plan that is built once. With --cold,
-// every thread reads its share of 64 MB of other memory before each run, so the case's data
-// comes from DRAM as in a model, where the other layers' weights and caches pass through the
-// L3 between two uses of one layer's KV cache (the default keeps whatever stays cached
-// between runs: 16 MiB of decode K/V fits this machine's 32 MiB L3).
+// Each timing is the median of --reps runs (at least 5) after one warm-up run of a plan that
+// is built once. With --cold, every thread reads its share of 64 MB of other memory before
+// each run, so the case's data comes from DRAM as in a model, where the other layers' weights
+// and caches pass through the L3 between two uses of one layer's KV cache (the default keeps
+// whatever stays cached between runs: 16 MiB of decode K/V fits this machine's 32 MiB L3).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
