@@ -196,26 +196,26 @@ size_t fa_partition(FaArgs& a, int nth) {
     return total;
 }
 
-// Per thread: packed x block [kMmNc/6][kcb][6] (plus 8 floats of slack), packed W block
-// [mcb/16][kcb][16] and an edge tile, kcb and mcb the k and W-row blocks cut to the shape (as
-// in mm_run); nothing for the GEMV.
+// Shared: the packed x of one group, group_panels panels of [K][6]. Per thread: the packed W
+// block [mc/16][kcb][16] (kcb = min(K, kMmKc)) and the C tiles of one pass, [kMmNcP][6][16].
+// Nothing for the GEMV.
 size_t mm_partition(MmArgs& a, int nth) {
     const int64_t batches = a.B2 * a.B3;
     a.m_splits = batches >= nth ? 1 : ceil_div(nth, batches);
-    a.n_splits = 1;
+    a.group_panels = 0, a.mc = 0, a.xpack_bytes = 0;
     if (a.N <= kMmGemvMaxN) {
         a.m_splits = std::max<int64_t>(a.m_splits, std::min<int64_t>(ceil_div(a.M, 64), 4 * nth));
         return 0;
     }
-    // Jobs of at most kMmMc W rows (x is packed once per such block anyway) by kMmNj x rows,
-    // so that the threads can even out through the job dispenser; packing stays a fraction of
-    // a percent of a job's FMAs.
-    if (batches < nth) a.m_splits = std::max(a.m_splits, ceil_div(a.M, kMmMc));
-    a.n_splits = ceil_div(a.N, kMmNj);
-    const int64_t kcb = std::min(a.K, kMmKc), mcb = std::min(kMmMc, (a.M + 15) / 16 * 16);
-    const size_t per_thread = round64(4 * (size_t)(kMmNc * kcb + 8)) +
-                              round64(4 * (size_t)(mcb * kcb)) + round64(4 * 6 * 16);
-    return per_thread * (size_t)nth;
+    const size_t panel_bytes = 4 * 6 * (size_t)a.K;
+    const int64_t panels = batches * ceil_div(a.N, 6);
+    a.group_panels =
+        std::max<int64_t>(1, std::min<int64_t>(panels, (int64_t)(kMmPackMaxBytes / panel_bytes)));
+    a.mc = std::min(kMmMc, (a.M + 15) / 16 * 16);
+    a.xpack_bytes = round64(panel_bytes * (size_t)a.group_panels);
+    const int64_t kcb = std::min(a.K, kMmKc);
+    const size_t per_thread = round64(4 * (size_t)(a.mc * kcb)) + round64(4 * 96 * kMmNcP);
+    return a.xpack_bytes + per_thread * (size_t)nth;
 }
 
 size_t mmq_partition(const MmArgs& a, int nth) {

@@ -105,7 +105,8 @@ constexpr int kFaPlanPrefill = 0, kFaPlanDecode = 1, kFaPlanWide = 2;
 // bytes needed (monotone in nth, so the planned size covers any smaller team).
 size_t fa_partition(FaArgs& a, int nth);
 
-// y[m, n, batch] = sum_k w[k, m, wbatch] * x[k, n, batch]; w is f32/f16/bf16, x and y f32.
+// y[m, n, batch] = sum_k w[k, m, wbatch] * x[k, n, batch]; w is f32/f16/bf16/q8_0/q4_0/q4_0x8,
+// x and y f32. w [K, M, B2 / r2, B3 / r3], x [K, N, B2, B3], y [M, N, B2, B3], strides in bytes.
 struct MmArgs {
     const uint8_t* w;
     size_t w_nb1, w_nb2, w_nb3;
@@ -115,20 +116,31 @@ struct MmArgs {
     uint8_t* y;
     size_t y_nb1, y_nb2, y_nb3;
     int64_t K, M, N, B2, B3, r2, r3;  // r2 = B2 / w ne2, r3 = B3 / w ne3
-    int64_t m_splits, n_splits;       // jobs: (batch, W-row chunk, x-row chunk)
+    // GEMV (N <= kMmGemvMaxN): jobs are (batch, W-row chunk), m_splits chunks per batch.
+    int64_t m_splits;
+    // GEMM: x is cut into 6-row panels (ceil(N / 6) per batch, numbered across batches) and
+    // packed by the whole team, group_panels at a time, into work[0, xpack_bytes); the jobs
+    // of a group then read them there. A job is one batch's panels of the group (or a part,
+    // when there are few jobs) against `mc` W rows, which it packs into its thread's slice.
+    int64_t group_panels, mc;
+    size_t xpack_bytes;
     uint8_t* work;
     int ith, nth;
+    // Waits for all nth threads (set whenever nth > 1).
+    void (*barrier)(void* ctx, int nth);
+    void* barrier_ctx;
     // The team's job dispenser (KernelArgs::claim), or nullptr for a static split.
     int64_t (*claim)(void* ctx);
     void* claim_ctx;
 };
 
-constexpr int64_t kMmKc = 1024;       // k block of the packed GEMM (C is revisited once per block)
-constexpr int64_t kMmKs = 256;        // k sub-block: one W panel slice, [kMmKs][16] floats, in L1
-constexpr int64_t kMmNc = 96;         // x rows packed per pass (a multiple of 6), kept in L2
-constexpr int64_t kMmMc = 256;        // W rows packed per pass (a multiple of 16)
-constexpr int64_t kMmNj = 4 * kMmNc;  // most x rows of one GEMM job
+constexpr int64_t kMmKc = 1024;  // k block: a job's W block is [kMmKc][mc], C revisited per block
+constexpr int64_t kMmKs = 256;   // k sub-block: one W panel slice, [kMmKs][16] floats, in L1
+constexpr int64_t kMmNcP = 16;   // x panels (6 rows each) a W panel slice runs over, in L2
+constexpr int64_t kMmMc = 64;    // most W rows of a GEMM job (a multiple of 16)
 constexpr int64_t kMmGemvMaxN = 4;
+// Most scratch the shared packed x of one group may take (at least one panel is packed).
+constexpr size_t kMmPackMaxBytes = (size_t)32 << 20;
 
 size_t mm_partition(MmArgs& a, int nth);
 

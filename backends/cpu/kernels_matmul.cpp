@@ -101,6 +101,14 @@ void run_MUL_MAT(const Tensor* node, const KernelArgs& args) {
         mm.nth = args.nth;
         mm.claim = args.claim;
         mm.claim_ctx = args.claim_ctx;
+        mm.barrier = args.barrier;
+        mm.barrier_ctx = args.barrier_ctx;
+        if (args.nth > 1 && !args.barrier) {
+            // The team shares the packed x and must wait for it; without a barrier the first
+            // thread does the whole product.
+            if (args.ith != 0) return;
+            mm.ith = 0, mm.nth = 1, mm.claim = nullptr;
+        }
         args.isa->mul_mat(mm);
         return;
     }
