@@ -118,7 +118,7 @@ const IsaKernels& select_isa() {
 namespace {
 
 // KV splits for `units` independent decode chunks on nth threads: the fewest that keep every
-// thread busy (at least 7/8 of the team's time doing work under the static round-robin),
+// thread busy (at least 7/8 of the team's time doing work when the threads run alike),
 // since each extra split costs a merge and a barrier. Splits are never shorter than 256 keys.
 int64_t fa_dec_splits(int64_t units, int64_t n_kv, int nth) {
     const int64_t most = std::max<int64_t>(1, ceil_div(n_kv, 256));

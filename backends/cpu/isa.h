@@ -97,8 +97,8 @@ constexpr size_t kFaPackMaxBytes = (size_t)32 << 20;
 // How fa_run covers the rows. Prefill: chunks of kFaRows rows on the block kernel (packed
 // panels), handed out by the job dispenser, no KV splits. Decode: chunks of at most
 // kFaDecRows rows on the decode kernel (K and V rows read in place). Wide: one position with
-// more than kFaDecRows rows (MQA-like decode) on the block kernel. Decode and wide chunks are
-// dealt round robin and split along the keys when there are fewer chunks than threads.
+// more than kFaDecRows rows (MQA-like decode) on the block kernel. Decode and wide chunks also
+// come from the dispenser, split along the keys when there are fewer chunks than threads.
 constexpr int kFaPlanPrefill = 0, kFaPlanDecode = 1, kFaPlanWide = 2;
 
 // Fills rows_per_chunk/chunks/splits from the shapes for `nth` threads; returns the scratch
