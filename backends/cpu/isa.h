@@ -91,6 +91,10 @@ struct FaArgs {
 constexpr int64_t kFaRows = 64;     // rows of a query block
 constexpr int64_t kFaKeys = 64;     // keys of a KV block
 constexpr int64_t kFaDecRows = 16;  // most rows of a decode chunk
+// Scaled queries one Q K^T pass keeps in L1 beside a 16-key K panel: 36 rows at D 128, all 64
+// at D 64. (All 64 rows at D 128, 32 KiB, came from L2 once per panel: prefill 2-3% slower in
+// one hour's paired runs, the same in a busier hour's.)
+constexpr size_t kFaQGroupBytes = (size_t)18 << 10;
 // Most scratch the shared K/V panels of a prefill may take; larger ones pack per chunk.
 constexpr size_t kFaPackMaxBytes = (size_t)32 << 20;
 

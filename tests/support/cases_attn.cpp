@@ -307,6 +307,36 @@ std::vector<FA> fa_configs() {
         f.Hkv = 1;
         add(f);
     }
+    // D 128 and 256: the block kernel's Q K^T runs query rows in groups of 36 (D 128) or 18
+    // (D 256) per pass; 80 rows make a 64-row chunk of two groups plus a 16-row one (K/V
+    // packed once for both), 40 rows one chunk of two groups packing its own K panels.
+    for (DType t : {DType::F32, DType::BF16}) {
+        FA f;
+        f.tag = std::string(dtype_name(t)) + "_D128_rows80_causal";
+        f.kv = t;
+        f.D = f.Dv = 128;
+        f.n_q = 20, f.n_kv = 100, f.Hq = 4, f.Hkv = 1;
+        f.causal = 1;
+        f.offset = 80;
+        f.steered = {2};
+        add(f);
+    }
+    {
+        FA f;
+        f.tag = "f16_D128_rows40_one_chunk";
+        f.kv = DType::F16;
+        f.D = f.Dv = 128;
+        f.n_q = 10, f.n_kv = 70, f.Hq = 4, f.Hkv = 1;
+        add(f);
+    }
+    {
+        FA f;
+        f.tag = "f16_D256_rows64";
+        f.kv = DType::F16;
+        f.D = f.Dv = 256;
+        f.n_q = 16, f.n_kv = 40, f.Hq = 4, f.Hkv = 1;
+        add(f);
+    }
     {
         FA f;
         f.tag = "f32_D64_Dv32";
