@@ -346,6 +346,39 @@ TEST_CASE("cpu flash_attn of one position's many heads splits the keys and merge
     }
 }
 
+// y = mul_mat(a, b) for a of type `at` and f32 b, both uniform in [-1, 1), all bound to mem.
+struct RandomMatMul {
+    Tensor *a, *b, *y;
+};
+RandomMatMul random_mul_mat(Context& ctx, Memory& mem, std::mt19937& rng, DType at,
+                            std::initializer_list<int64_t> a_ne,
+                            std::initializer_list<int64_t> b_ne) {
+    RandomMatMul m;
+    m.a = ctx.new_tensor(at, a_ne);
+    m.b = ctx.new_tensor(DType::F32, b_ne);
+    mem.bind(m.a);
+    mem.bind(m.b);
+    fill_uniform(m.a, rng, -1, 1);
+    fill_uniform(m.b, rng, -1, 1);
+    m.y = mul_mat(ctx, m.a, m.b);
+    mem.bind(m.y);
+    return m;
+}
+
+// Runs y on 1, 2 and 3 threads; they must all succeed and agree bit for bit. Returns y.
+std::vector<float> same_on_1_2_3_threads(Tensor* y) {
+    std::vector<float> one;
+    for (int n_threads : {1, 2, 3}) {
+        CAPTURE(n_threads);
+        KernelErrors e;
+        run(n_threads, {y}, e);
+        REQUIRE_FALSE(e.any());
+        if (n_threads == 1) one = snapshot(y);
+        REQUIRE(snapshot(y) == one);
+    }
+    return one;
+}
+
 TEST_CASE("cpu mul_mat matches double loops (f16/bf16/f32 a, batch broadcast)", "[cpu][mul_mat]") {
     const DType at = GENERATE(DType::F16, DType::BF16, DType::F32);
     CAPTURE(dtype_name(at));
@@ -353,14 +386,8 @@ TEST_CASE("cpu mul_mat matches double loops (f16/bf16/f32 a, batch broadcast)", 
     Context ctx;
     Memory mem;
     std::mt19937 rng(99);
-    Tensor* a = ctx.new_tensor(at, {K, M, A2, A3});
-    Tensor* b = ctx.new_tensor(DType::F32, {K, N, B2, B3});
-    mem.bind(a);
-    mem.bind(b);
-    fill_uniform(a, rng, -1, 1);
-    fill_uniform(b, rng, -1, 1);
-    Tensor* y = mul_mat(ctx, a, b);
-    mem.bind(y);
+    const RandomMatMul mm = random_mul_mat(ctx, mem, rng, at, {K, M, A2, A3}, {K, N, B2, B3});
+    Tensor *a = mm.a, *b = mm.b, *y = mm.y;
     run_both({y}, y);
     // K = 70 products of magnitude <= 1 summed in f32: error well below 1e-5 in practice.
     const double err = max_abs_err(y, [&](int64_t m, int64_t n, int64_t i2, int64_t i3) {
@@ -381,25 +408,9 @@ TEST_CASE("cpu GEMM jobs split W and x rows yet agree bit for bit on 1, 2 and 3 
     Context ctx;
     Memory mem;
     std::mt19937 rng(7);
-    Tensor* a = ctx.new_tensor(DType::F32, {K, M});
-    Tensor* b = ctx.new_tensor(DType::F32, {K, N});
-    mem.bind(a);
-    mem.bind(b);
-    fill_uniform(a, rng, -1, 1);
-    fill_uniform(b, rng, -1, 1);
-    Tensor* y = mul_mat(ctx, a, b);
-    mem.bind(y);
-    KernelErrors e1, e2, e3;
-    run(1, {y}, e1);
-    const std::vector<float> one = snapshot(y);
-    run(2, {y}, e2);
-    const std::vector<float> two = snapshot(y);
-    run(3, {y}, e3);
-    REQUIRE_FALSE(e1.any());
-    REQUIRE_FALSE(e2.any());
-    REQUIRE_FALSE(e3.any());
-    REQUIRE(two == one);
-    REQUIRE(snapshot(y) == one);
+    const RandomMatMul mm = random_mul_mat(ctx, mem, rng, DType::F32, {K, M}, {K, N});
+    Tensor *a = mm.a, *b = mm.b, *y = mm.y;
+    same_on_1_2_3_threads(y);
     // K = 200 products of magnitude <= 1 summed in f32: well below 1e-4.
     const double err = max_abs_err(y, [&](int64_t m, int64_t n, int64_t, int64_t) {
         double acc = 0.0;
@@ -410,8 +421,7 @@ TEST_CASE("cpu GEMM jobs split W and x rows yet agree bit for bit on 1, 2 and 3 
     CHECK(err < 1e-4);
 }
 
-TEST_CASE("cpu GEMM packs x in groups when it exceeds the shared packing limit",
-          "[cpu][mul_mat]") {
+TEST_CASE("cpu GEMM packs x in groups when it exceeds the shared packing limit", "[cpu][mul_mat]") {
     // x: 2 batches of 1049 rows by K = 4096 (34 MB packed, over kMmPackMaxBytes = 32 MiB), so
     // the team packs it in two groups, the first ending inside batch 1; the last panel of each
     // batch has 5 live rows, M = 20 leaves a 4-row W panel, and K = 4 k blocks reload C.
@@ -424,24 +434,10 @@ TEST_CASE("cpu GEMM packs x in groups when it exceeds the shared packing limit",
     Context ctx;
     Memory mem;
     std::mt19937 rng(3);
-    Tensor* a = ctx.new_tensor(DType::F16, {K, M});
-    Tensor* b = ctx.new_tensor(DType::F32, {K, N, B2});
-    mem.bind(a);
-    mem.bind(b);
-    fill_uniform(a, rng, -1, 1);
-    fill_uniform(b, rng, -1, 1);
-    Tensor* y = mul_mat(ctx, a, b);
-    mem.bind(y);
+    const RandomMatMul mm = random_mul_mat(ctx, mem, rng, DType::F16, {K, M}, {K, N, B2});
+    Tensor *a = mm.a, *b = mm.b, *y = mm.y;
     const std::vector<float> av = snapshot(a), bv = snapshot(b);
-    std::vector<float> one;
-    for (int n_threads : {1, 2, 3}) {
-        CAPTURE(n_threads);
-        KernelErrors e;
-        run(n_threads, {y}, e);
-        REQUIRE_FALSE(e.any());
-        if (n_threads == 1) one = snapshot(y);
-        REQUIRE(snapshot(y) == one);
-    }
+    same_on_1_2_3_threads(y);
     // K = 4096 products of magnitude <= 1 summed in f32 (f16 weights are exact in f32): the
     // rounding errors add up like a random walk, ~sqrt(K) = 64 half-ulps of partial sums of
     // magnitude ~20-60 (measured: 2.7e-4 at worst over the 42k outputs); 1e-3 leaves 4x.
