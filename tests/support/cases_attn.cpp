@@ -309,24 +309,37 @@ std::vector<FA> fa_configs() {
     }
     // D 128 and 256: the block kernel's Q K^T runs query rows in groups of 36 (D 128) or 18
     // (D 256) per pass; 80 rows make a 64-row chunk of two groups plus a 16-row one (K/V
-    // packed once for both), 40 rows one chunk of two groups packing its own K panels.
+    // packed once for both), 40 rows one chunk of two groups packing its own K panels. With
+    // 300 and 200 keys the online softmax carries over 128-key blocks, the last one partial
+    // (and cut by the causal mask in the first).
     for (DType t : {DType::F32, DType::BF16}) {
         FA f;
-        f.tag = std::string(dtype_name(t)) + "_D128_rows80_causal";
+        f.tag = std::string(dtype_name(t)) + "_D128_rows80_nkv300_causal";
         f.kv = t;
         f.D = f.Dv = 128;
-        f.n_q = 20, f.n_kv = 100, f.Hq = 4, f.Hkv = 1;
+        f.n_q = 20, f.n_kv = 300, f.Hq = 4, f.Hkv = 1;
         f.causal = 1;
-        f.offset = 80;
+        f.offset = 280;
         f.steered = {2};
         add(f);
     }
     {
         FA f;
-        f.tag = "f16_D128_rows40_one_chunk";
+        f.tag = "f16_D128_rows40_one_chunk_nkv200";
         f.kv = DType::F16;
         f.D = f.Dv = 128;
-        f.n_q = 10, f.n_kv = 70, f.Hq = 4, f.Hkv = 1;
+        f.n_q = 10, f.n_kv = 200, f.Hq = 4, f.Hkv = 1;
+        add(f);
+    }
+    // One chunk of f32 K/V over three blocks: V read in place, the next block's K rows
+    // fetched during P V.
+    {
+        FA f;
+        f.tag = "f32_rows32_one_chunk_nkv300_causal_mask";
+        f.n_q = 8, f.n_kv = 300, f.Hq = 4, f.Hkv = 1;
+        f.causal = 1;
+        f.offset = 292;
+        f.mask = 1;
         add(f);
     }
     {
