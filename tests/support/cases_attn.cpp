@@ -342,6 +342,16 @@ std::vector<FA> fa_configs() {
         f.mask = 1;
         add(f);
     }
+    // The second block (keys 128-139) is hidden by the causal mask from the first chunk's
+    // early positions: their 6-row panels run no keys of it and must keep their output.
+    {
+        FA f;
+        f.tag = "f32_rows80_nkv140_block_hidden_from_early_rows";
+        f.n_q = 20, f.n_kv = 140, f.Hq = 4, f.Hkv = 1;
+        f.causal = 1;
+        f.offset = 120;
+        add(f);
+    }
     {
         FA f;
         f.tag = "f16_D256_rows64";
