@@ -7,17 +7,20 @@
 //
 // Limits: FMA throughput = independent FMA chains on every thread, 16-wide where the CPU has
 // AVX-512, else 8-wide (2 flops per lane);
-// read bandwidth = every thread summing its share of a 512 MB buffer. A case's "% limit" is
-// GFLOP/s over the FMA peak for compute-bound cases and GB/s over the read bandwidth for
-// bandwidth-bound ones (decode, GEMV). Attention FLOPs = 4 * n_q * n_kv * D * Hq (halved when
-// causal); decode bytes = K + V read once. Every case runs the fused op and, beside it, the
-// naive graph (mul_mat, soft_max, mul_mat; --no-naive leaves it out); on the CPU also with
-// GGML_CPU_ISA=scalar where it is cheap; q4_0 weights also in the CPU's repacked q4_0x8 layout.
-// Each timing is the median of --reps runs (at least 5) after one warm-up run of a plan that
-// is built once. With --cold, every thread reads its share of 64 MB of other memory before
-// each run, so the case's data comes from DRAM as in a model, where the other layers' weights
-// and caches pass through the L3 between two uses of one layer's KV cache (the default keeps
-// whatever stays cached between runs: 16 MiB of decode K/V fits this machine's 32 MiB L3).
+// read bandwidth = every thread summing its share of a 512 MB buffer; both measured before the
+// first case and after each, and the best of all taken, as a neighbour on a shared machine can
+// take a CPU from one probe (one such probe read half the FMA peak and doubled every ratio of
+// its run). Rows are printed once the last probe has run. A case's "% limit" is GFLOP/s over the
+// FMA peak for compute-bound cases and GB/s over the read bandwidth for bandwidth-bound ones
+// (decode, GEMV). Attention FLOPs = 4 * n_q * n_kv * D * Hq (halved when causal); decode bytes = K
+// + V read once. Every case runs the fused op and, beside it, the naive graph (mul_mat, soft_max,
+// mul_mat; --no-naive leaves it out); on the CPU also with GGML_CPU_ISA=scalar where it is cheap;
+// q4_0 weights also in the CPU's repacked q4_0x8 layout. Each timing is the median of --reps runs
+// (at least 5) after one warm-up run of a plan that is built once. With --cold, every thread reads
+// its share of 64 MB of other memory before each run, so the case's data comes from DRAM as in a
+// model, where the other layers' weights and caches pass through the L3 between two uses of one
+// layer's KV cache (the default keeps whatever stays cached between runs: 16 MiB of decode K/V fits
+// this machine's 32 MiB L3).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -265,15 +268,20 @@ struct Evictor {
 // ---- cases -----------------------------------------------------------------------------------
 
 struct Limits {
-    double gflops = 0, gbs = 0;
+    double gflops = 0, gbs = 0;     // the best of every probe so far
     const Evictor* cold = nullptr;  // --cold
+    void probe(int threads) {
+        gflops = std::max(gflops, measure_fma_peak(threads));
+        gbs = std::max(gbs, measure_read_bw(threads));
+    }
 };
 
 struct Row {
     std::string name, path, dtype;
     int threads = 0;
     long seq = 0;
-    double ms = 0, gflops = 0, gbs = 0, pct = 0;
+    double ms = 0, gflops = 0, gbs = 0;
+    bool per_byte = false;  // % of the read bandwidth (decode, GEMV), else of the FMA peak
 };
 
 void print_header(const Args& a) {
@@ -284,13 +292,16 @@ void print_header(const Args& a) {
                     "GFLOP/s", "GB/s", "% limit");
 }
 
-void print_row(const Args& a, const Row& r) {
+void print_row(const Args& a, const Limits& lim, const Row& r) {
     // A device backend has no % of the host's limits: "n/a" (empty in CSV).
+    const double pc = a.backend != "cpu" ? NAN
+                      : r.per_byte       ? 100.0 * r.gbs / lim.gbs
+                                         : 100.0 * r.gflops / lim.gflops;
     char pct[32];
-    if (std::isnan(r.pct))
+    if (std::isnan(pc))
         std::snprintf(pct, sizeof pct, "%s", a.csv ? "" : "n/a");
     else
-        std::snprintf(pct, sizeof pct, a.csv ? "%.2f" : "%.1f%%", r.pct);
+        std::snprintf(pct, sizeof pct, a.csv ? "%.2f" : "%.1f%%", pc);
     if (a.csv)
         std::printf("%s,%s,%s,%ld,%d,%.4f,%.3f,%.3f,%s\n", r.name.c_str(), r.path.c_str(),
                     r.dtype.c_str(), r.seq, r.threads, r.ms, r.gflops, r.gbs, pct);
@@ -385,7 +396,7 @@ std::unique_ptr<ggml::Backend> make(const Args& a, bool scalar) {
 }
 
 void run_attn_case(const Args& a, const Limits& lim, const AttnCase& c, ggml::Backend& best,
-                   ggml::Backend* scalar) {
+                   ggml::Backend* scalar, std::vector<Row>& rows) {
     if (c.name.find(a.filter) == std::string::npos) return;
     const Evictor* cold = lim.cold;
     const ggml::DType kv = parse_dtype(c.dtype);
@@ -416,9 +427,8 @@ void run_attn_case(const Args& a, const Limits& lim, const AttnCase& c, ggml::Ba
         r.ms = ms;
         r.gflops = flops / ms * 1e-6;
         r.gbs = bytes / ms * 1e-6;
-        r.pct = c.decode ? 100.0 * r.gbs / lim.gbs : 100.0 * r.gflops / lim.gflops;
-        if (a.backend != "cpu") r.pct = NAN;  // the limits are the host CPU's
-        print_row(a, r);
+        r.per_byte = c.decode;
+        rows.push_back(r);
     };
     emit("flash", time_graph(best, a.reps, build(true), cold));
     if (a.naive) emit("naive", time_graph(best, a.reps, build(false), cold));
@@ -435,7 +445,7 @@ struct MatCase {
 };
 
 void run_mat_case(const Args& a, const Limits& lim, const MatCase& c, ggml::Backend& best,
-                  ggml::Backend* scalar) {
+                  ggml::Backend* scalar, std::vector<Row>& rows) {
     if (c.name.find(a.filter) == std::string::npos) return;
     const Evictor* cold = lim.cold;
     const ggml::DType wt = parse_dtype(c.dtype);
@@ -460,9 +470,8 @@ void run_mat_case(const Args& a, const Limits& lim, const MatCase& c, ggml::Back
         r.ms = ms;
         r.gflops = flops / ms * 1e-6;
         r.gbs = bytes / ms * 1e-6;
-        r.pct = c.gemv ? 100.0 * r.gbs / lim.gbs : 100.0 * r.gflops / lim.gflops;
-        if (a.backend != "cpu") r.pct = NAN;  // the limits are the host CPU's
-        print_row(a, r);
+        r.per_byte = c.gemv;
+        rows.push_back(r);
     };
     emit("mul_mat", time_graph(best, a.reps, build, cold));
     // The CPU's repacked layout of the same weights (what Model::upload makes of q4_0).
@@ -477,8 +486,7 @@ int main(int argc, char** argv) {
     const Args a = parse(argc, argv);
     try {
         Limits lim;
-        lim.gflops = measure_fma_peak(a.threads);
-        lim.gbs = measure_read_bw(a.threads);
+        lim.probe(a.threads);
         std::unique_ptr<Evictor> evictor;
         if (a.cold) evictor = std::make_unique<Evictor>(a.threads);
         lim.cold = evictor.get();
@@ -492,13 +500,12 @@ int main(int argc, char** argv) {
         ggml::BackendOptions bo;
         bo.n_threads = a.threads;
         auto best = ggml::make_backend(a.backend, bo);
-        std::printf(
-            "%s# host CPU limits (%d threads): FMA peak %.1f GFLOP/s, read bandwidth %.2f GB/s\n",
-            a.csv ? "" : "", a.threads, lim.gflops, lim.gbs);
-        std::printf("# backend %s%s%s%s\n", a.backend.c_str(),
-                    isa_req.empty() ? "" : ", GGML_CPU_ISA=", isa_req.c_str(),
-                    a.cold ? ", cold caches (64 MB read before each run)" : "");
-        print_header(a);
+        // Probes between cases wait for the team's threads to stop spinning first.
+        std::vector<Row> rows;
+        auto reprobe = [&]() {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            lim.probe(a.threads);
+        };
         if (a.cmd == "attn") {
             if (a.sweep) {
                 for (const char* dt : {"f32", "f16"})
@@ -513,7 +520,8 @@ int main(int argc, char** argv) {
                                    dt,
                                    false,
                                    false};
-                        run_attn_case(a, lim, c, *best, nullptr);
+                        run_attn_case(a, lim, c, *best, nullptr, rows);
+                        reprobe();
                     }
             } else {
                 const AttnCase cases[] = {
@@ -523,7 +531,11 @@ int main(int argc, char** argv) {
                     {"prefill_gqa_f16_512", 512, 512, 32, 8, 128, true, "f16", false, true},
                     {"prefill_long_f16_2048", 2048, 2048, 8, 2, 64, true, "f16", false, false},
                 };
-                for (const auto& c : cases) run_attn_case(a, lim, c, *best, scalar.get());
+                for (const auto& c : cases) {
+                    const size_t before = rows.size();
+                    run_attn_case(a, lim, c, *best, scalar.get(), rows);
+                    if (rows.size() > before) reprobe();
+                }
             }
         } else {
             const MatCase cases[] = {
@@ -533,8 +545,21 @@ int main(int argc, char** argv) {
                 {"gemv_q8_0_4096", 4096, 1, 4096, "q8_0", true, true},
                 {"gemv_q4_0_4096", 4096, 1, 4096, "q4_0", true, true},
             };
-            for (const auto& c : cases) run_mat_case(a, lim, c, *best, scalar.get());
+            for (const auto& c : cases) {
+                const size_t before = rows.size();
+                run_mat_case(a, lim, c, *best, scalar.get(), rows);
+                if (rows.size() > before) reprobe();
+            }
         }
+        std::printf(
+            "%s# host CPU limits (%d threads): FMA peak %.1f GFLOP/s, read bandwidth %.2f GB/s"
+            " (best of the probes before and between the cases)\n",
+            a.csv ? "" : "", a.threads, lim.gflops, lim.gbs);
+        std::printf("# backend %s%s%s%s\n", a.backend.c_str(),
+                    isa_req.empty() ? "" : ", GGML_CPU_ISA=", isa_req.c_str(),
+                    a.cold ? ", cold caches (64 MB read before each run)" : "");
+        print_header(a);
+        for (const Row& r : rows) print_row(a, lim, r);
         return 0;
     } catch (const ggml::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
