@@ -500,9 +500,13 @@ int main(int argc, char** argv) {
         ggml::BackendOptions bo;
         bo.n_threads = a.threads;
         auto best = ggml::make_backend(a.backend, bo);
-        // Probes between cases wait for the team's threads to stop spinning first.
+        // After each case that ran, the limits are probed again, once the team's threads
+        // have stopped spinning.
         std::vector<Row> rows;
+        size_t probed = 0;
         auto reprobe = [&]() {
+            if (rows.size() == probed) return;  // filtered out by --case
+            probed = rows.size();
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
             lim.probe(a.threads);
         };
@@ -532,9 +536,8 @@ int main(int argc, char** argv) {
                     {"prefill_long_f16_2048", 2048, 2048, 8, 2, 64, true, "f16", false, false},
                 };
                 for (const auto& c : cases) {
-                    const size_t before = rows.size();
                     run_attn_case(a, lim, c, *best, scalar.get(), rows);
-                    if (rows.size() > before) reprobe();
+                    reprobe();
                 }
             }
         } else {
@@ -546,15 +549,14 @@ int main(int argc, char** argv) {
                 {"gemv_q4_0_4096", 4096, 1, 4096, "q4_0", true, true},
             };
             for (const auto& c : cases) {
-                const size_t before = rows.size();
                 run_mat_case(a, lim, c, *best, scalar.get(), rows);
-                if (rows.size() > before) reprobe();
+                reprobe();
             }
         }
         std::printf(
-            "%s# host CPU limits (%d threads): FMA peak %.1f GFLOP/s, read bandwidth %.2f GB/s"
+            "# host CPU limits (%d threads): FMA peak %.1f GFLOP/s, read bandwidth %.2f GB/s"
             " (best of the probes before and between the cases)\n",
-            a.csv ? "" : "", a.threads, lim.gflops, lim.gbs);
+            a.threads, lim.gflops, lim.gbs);
         std::printf("# backend %s%s%s%s\n", a.backend.c_str(),
                     isa_req.empty() ? "" : ", GGML_CPU_ISA=", isa_req.c_str(),
                     a.cold ? ", cold caches (64 MB read before each run)" : "");
