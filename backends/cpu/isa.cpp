@@ -214,7 +214,8 @@ size_t mm_partition(MmArgs& a, int nth) {
     a.mc = std::min(kMmMc, (a.M + 15) / 16 * 16);
     a.xpack_bytes = round64(panel_bytes * (size_t)a.group_panels);
     const int64_t kcb = std::min(a.K, kMmKc);
-    const size_t per_thread = round64(4 * (size_t)(a.mc * kcb)) + round64(4 * 96 * kMmNcP);
+    const size_t per_thread =
+        round64(4 * (size_t)(a.mc * kcb)) + round64(4 * kMmTileFloats * kMmNcP);
     return a.xpack_bytes + per_thread * (size_t)nth;
 }
 

@@ -146,6 +146,9 @@ constexpr int64_t kMmKs = 256;   // k sub-block: one W panel slice, [kMmKs][16] 
 constexpr int64_t kMmNcP = 16;   // x panels (6 rows each) a W panel slice runs over, in L2
 constexpr int64_t kMmMc = 64;    // most W rows of a GEMM job (a multiple of 16)
 constexpr int64_t kMmGemvMaxN = 4;
+// A thread's C tiles in flight, one per x panel of a pass: [6][32] floats each, room for the
+// two-panel tile of the AVX-512 kernels.
+constexpr int64_t kMmTileFloats = 6 * 32;
 // Most scratch the shared packed x of one group may take (at least one panel is packed).
 constexpr size_t kMmPackMaxBytes = (size_t)32 << 20;
 
