@@ -112,10 +112,9 @@ bool supports_GET_ROWS(const Tensor* node) {
     if (a && dtype_is_quantized(a->type) && !(a->rows_contiguous() && node->nb[0] == 4))
         return false;
     return a && (is_float_type(a->type) || dtype_is_quantized(a->type)) &&
-           all_type(ids, DType::I32) && all_type(node, DType::F32) &&
-           node->ne[0] == a->ne[0] && node->ne[1] == ids->ne[0] && node->ne[2] == ids->ne[1] &&
-           node->ne[3] == ids->ne[2] && ids->ne[3] == 1 && node->ne[2] % a->ne[2] == 0 &&
-           node->ne[3] % a->ne[3] == 0;
+           all_type(ids, DType::I32) && all_type(node, DType::F32) && node->ne[0] == a->ne[0] &&
+           node->ne[1] == ids->ne[0] && node->ne[2] == ids->ne[1] && node->ne[3] == ids->ne[2] &&
+           ids->ne[3] == 1 && node->ne[2] % a->ne[2] == 0 && node->ne[3] % a->ne[3] == 0;
 }
 GGML_CPU_NO_WORK(GET_ROWS)
 void run_GET_ROWS(const Tensor* node, const KernelArgs& args) {

@@ -3,8 +3,10 @@
 //
 // The 8-lane interface is the AVX2 one (simd_x86.inc; compiled here with EVEX encodings and
 // 32 vector registers); AVX-512 adds:
-//   W16        a 16-lane zmm row for the micro-kernels (mk, mk_packed, mk_fa): each of their
-//              FMAs covers a whole 16-column tile row, twice the work per instruction;
+//   W16        a 16-lane zmm row for the micro-kernels (mk_packed, mk_fa: each of their FMAs
+//              covers a whole 16-column tile row, twice the work per instruction, and with
+//              32 registers a tile holds two such panels) and for the decode kernel's K and
+//              V rows (fa_dec_rows);
 //   VNNI       vpdpbusd for the q8_0/q4_0 block dot products: sum_{i<4} u8[4l+i] * s8[4l+i]
 //              into lane l in one instruction (maddubs + madd on AVX2), exact in int32;
 //   BF16       vdpbf16ps for prefill attention against bf16 keys:
@@ -60,6 +62,69 @@ struct VT : VTx86 {
     static void store16(float* p, W16 x) { _mm512_storeu_ps(p, x); }
     static W16 fma16(W16 a, W16 b, W16 c) { return _mm512_fmadd_ps(a, b, c); }
     static W16 mul16(W16 a, W16 b) { return _mm512_mul_ps(a, b); }
+    static W16 add16(W16 a, W16 b) { return _mm512_add_ps(a, b); }
+    // 16 f16 or bf16 values to f32. The zero-masking forms with every lane set compile to the
+    // plain instructions; GCC 12's unmasked intrinsics pass an uninitialised operand through,
+    // and -Wmaybe-uninitialized says so where they are inlined. SIMDe has no 16-lane forms of
+    // these conversions, so the emulated build converts two 8-lane halves.
+    static W16 join16(V lo, V hi) { return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1); }
+    static W16 load16_f16(const uint16_t* p) {
+#if defined(GGML_AVX512_SIMDE)
+        return join16(load_f16(p), load_f16(p + 8));
+#else
+        return _mm512_maskz_cvtph_ps(0xffff, _mm256_loadu_si256((const __m256i*)p));
+#endif
+    }
+    static W16 load16_bf16(const uint16_t* p) {
+#if defined(GGML_AVX512_SIMDE)
+        return join16(load_bf16(p), load_bf16(p + 8));
+#else
+        const __m512i w =
+            _mm512_maskz_cvtepu16_epi32(0xffff, _mm256_loadu_si256((const __m256i*)p));
+        return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xffff, w, 16));
+#endif
+    }
+    // The decode Q K^T's reduction tree (fa_dec_qk16): 16 partial-sum vectors to one vector of
+    // their 16 sums in 15 add steps of two two-source permutes each. sum4(a, b, c, d): 128-bit
+    // chunk i of the result holds four partial sums of input i (a, b, c, d). sum4x4(p0, p1,
+    // p2, p3) of four such vectors: lane 4i + j holds the total of p_j's chunk i.
+    static W16 pick(W16 a, W16 b, const int32_t (&idx)[16]) {  // idx >= 16: from b
+        return _mm512_permutex2var_ps(a, _mm512_loadu_si512((const void*)idx), b);
+    }
+    static W16 sum4(W16 a, W16 b, W16 c, W16 d) {
+        // chunks [a0 + a2, a1 + a3, b0 + b2, b1 + b3] (and the same for c, d), then
+        // [ab0 + ab1, ab2 + ab3, cd0 + cd1, cd2 + cd3].
+        alignas(64) static constexpr int32_t lo[16] = {0,  1,  2,  3,  4,  5,  6,  7,
+                                                       16, 17, 18, 19, 20, 21, 22, 23};
+        alignas(64) static constexpr int32_t hi[16] = {8,  9,  10, 11, 12, 13, 14, 15,
+                                                       24, 25, 26, 27, 28, 29, 30, 31};
+        alignas(64) static constexpr int32_t ev[16] = {0,  1,  2,  3,  8,  9,  10, 11,
+                                                       16, 17, 18, 19, 24, 25, 26, 27};
+        alignas(64) static constexpr int32_t od[16] = {4,  5,  6,  7,  12, 13, 14, 15,
+                                                       20, 21, 22, 23, 28, 29, 30, 31};
+        const W16 ab = _mm512_add_ps(pick(a, b, lo), pick(a, b, hi));
+        const W16 cd = _mm512_add_ps(pick(c, d, lo), pick(c, d, hi));
+        return _mm512_add_ps(pick(ab, cd, ev), pick(ab, cd, od));
+    }
+    static W16 sum4x4(W16 p0, W16 p1, W16 p2, W16 p3) {
+        // per chunk [p0_0 + p0_2, p1_0 + p1_2, p0_1 + p0_3, p1_1 + p1_3] (and the same for p2,
+        // p3), then lanes 0 + 2 and 1 + 3 of each.
+        alignas(64) static constexpr int32_t lo[16] = {0, 16, 1, 17, 4,  20, 5,  21,
+                                                       8, 24, 9, 25, 12, 28, 13, 29};
+        alignas(64) static constexpr int32_t hi[16] = {2,  18, 3,  19, 6,  22, 7,  23,
+                                                       10, 26, 11, 27, 14, 30, 15, 31};
+        alignas(64) static constexpr int32_t ev[16] = {0, 1, 16, 17, 4,  5,  20, 21,
+                                                       8, 9, 24, 25, 12, 13, 28, 29};
+        alignas(64) static constexpr int32_t od[16] = {2,  3,  18, 19, 6,  7,  22, 23,
+                                                       10, 11, 26, 27, 14, 15, 30, 31};
+        const W16 u = _mm512_add_ps(pick(p0, p1, lo), pick(p0, p1, hi));
+        const W16 v = _mm512_add_ps(pick(p2, p3, lo), pick(p2, p3, hi));
+        return _mm512_add_ps(pick(u, v, ev), pick(u, v, od));
+    }
+    // v in lanes 0-7, zero above.
+    static W16 widen16(V v) {
+        return _mm512_maskz_mov_ps(0x00ff, _mm512_castps256_ps512(v));
+    }
 #if defined(GGML_AVX512_VNNI_BF16_COPY)
     static constexpr bool kBf16Dot = true;
     // c[j] += bf(q_pair.lo) * k[2j] + bf(q_pair.hi) * k[2j + 1], j < 16: k points at 16 keys'
