@@ -16,11 +16,11 @@
 // + V read once. Every case runs the fused op and, beside it, the naive graph (mul_mat, soft_max,
 // mul_mat; --no-naive leaves it out); on the CPU also with GGML_CPU_ISA=scalar where it is cheap;
 // q4_0 weights also in the CPU's repacked q4_0x8 layout. Each timing is the median of --reps runs
-// (at least 5) after one warm-up run of a plan that is built once. With --cold, every thread reads
-// its share of 64 MB of other memory before each run, so the case's data comes from DRAM as in a
-// model, where the other layers' weights and caches pass through the L3 between two uses of one
-// layer's KV cache (the default keeps whatever stays cached between runs: 16 MiB of decode K/V fits
-// this machine's 32 MiB L3).
+// (at least 5) after warm-up runs (at least one, and 20 ms) of a plan that is built once. With
+// --cold, every thread reads its share of 64 MB of other memory before each run, so the case's data
+// comes from DRAM as in a model, where the other layers' weights and caches pass through the L3
+// between two uses of one layer's KV cache (the default keeps whatever stays cached between runs:
+// 16 MiB of decode K/V fits this machine's 32 MiB L3).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -348,8 +348,8 @@ void fill_random(ggml::Tensor* t, std::mt19937& rng, float lo = -1.0f, float hi 
     }
 }
 
-// Builds the plan once, runs it once to warm up, then returns the median of `reps` runs (each
-// after an eviction pass when `cold` is given).
+// Builds the plan once, warms it up, then returns the median of `reps` runs (each after an
+// eviction pass when `cold` is given).
 template <typename Build>
 double time_graph(ggml::Backend& backend, int reps, Build build, const Evictor* cold) {
     ggml::Context ctx;
@@ -360,7 +360,9 @@ double time_graph(ggml::Backend& backend, int reps, Build build, const Evictor* 
     ggml::Executor exec(std::move(plan), {&backend});
     std::mt19937 rng(1234);
     for (ggml::Tensor* t : inputs) fill_random(t, rng);
-    exec.run();
+    // Warm-up: at least one run and 20 ms (a sub-millisecond case's first runs after the
+    // probes measured up to twice its steady time, which a median of 5 did not hide).
+    for (auto w0 = Clock::now(); ms_since(w0) < 20.0;) exec.run();
     std::vector<double> times;
     for (int i = 0; i < reps; ++i) {
         if (cold) cold->run();
