@@ -121,6 +121,40 @@ struct VT : VTx86 {
         const W16 v = _mm512_add_ps(pick(p2, p3, lo), pick(p2, p3, hi));
         return _mm512_add_ps(pick(u, v, ev), pick(u, v, od));
     }
+    // exp_neg on 16 lanes, the same operations lane by lane (so the same results).
+    static W16 exp_neg16(W16 x) {
+#if defined(GGML_AVX512_SIMDE)
+        V lo, hi;
+        halves16(x, lo, hi);
+        return join16(exp_neg(lo), exp_neg(hi));
+#else
+        const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_GE_OQ);
+        const W16 n = _mm512_maskz_roundscale_ps(0xffff, _mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
+                                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        W16 f = _mm512_fmsub_ps(x, _mm512_set1_ps(kLog2eHi), n);
+        f = _mm512_fmadd_ps(x, _mm512_set1_ps(kLog2eLo), f);
+        W16 p = _mm512_set1_ps(kExpP[0]);
+        for (int i = 1; i < 6; ++i) p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(kExpP[i]));
+        const __m512i e = _mm512_maskz_slli_epi32(0xffff, _mm512_maskz_cvtps_epi32(0xffff, n), 23);
+        p = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(p), e));
+        return _mm512_maskz_mov_ps(keep, p);
+#endif
+    }
+    static W16 max16(W16 a, W16 b) {
+        return _mm512_maskz_max_ps(0xffff, a, b);
+    }
+    static W16 sub16(W16 a, W16 b) {
+        return _mm512_sub_ps(a, b);
+    }
+    // x's two 8-lane halves. Through memory: GCC 12's cast and extract intrinsics pass an
+    // uninitialised operand through (-Wmaybe-uninitialized), SIMDe has no 512-bit extract, and
+    // the callers take halves once per row and block.
+    static void halves16(W16 x, V& lo, V& hi) {
+        alignas(64) float t[16];
+        _mm512_store_ps(t, x);
+        lo = _mm256_load_ps(t);
+        hi = _mm256_load_ps(t + 8);
+    }
     // v in lanes 0-7, zero above.
     static W16 widen16(V v) {
         return _mm512_maskz_mov_ps(0x00ff, _mm512_castps256_ps512(v));
