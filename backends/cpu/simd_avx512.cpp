@@ -171,6 +171,33 @@ struct VT : VTx86 {
         std::memcpy(&kb, &kv, sizeof kb);
         return _mm512_dpbf16_ps(c, qb, kb);
     }
+    // 16 floats to 8 words of bf16 pairs, w[i] = bf16(x[2i]) | bf16(x[2i + 1]) << 16, rounded
+    // as f2b rounds (to nearest even, NaN kept quiet), in 8-lane integer operations (SIMDe has
+    // no vcvtne2ps2bf16, and this keeps one rounding for both builds).
+    static __m256i bf16_round8(__m256i u) {
+        const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+        const __m256i r = _mm256_srli_epi32(
+            _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), lsb), 16);
+        const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                               _mm256_set1_epi32(0x7f800000));
+        const __m256i q = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+        return _mm256_blendv_epi8(r, q, nan);
+    }
+    static void bf16_pairs16(const float* x, uint32_t* w) {
+        const __m256i a = bf16_round8(_mm256_loadu_si256((const __m256i*)x));
+        const __m256i b = bf16_round8(_mm256_loadu_si256((const __m256i*)(x + 8)));
+        // packus works within 128-bit lanes ([a0-3 b0-3 | a4-7 b4-7]); the permute restores
+        // x's order.
+        _mm256_storeu_si256((__m256i*)w, _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xD8));
+    }
+    // The same on whole registers: c[j] += a[2j] b[2j] + a[2j + 1] b[2j + 1] over the bf16
+    // halves of each 32-bit lane (the GEMM tile: a a broadcast pair of x, b a W panel row).
+    static W16 dot2_16(W16 a, W16 b, W16 c) {
+        __m512bh ab, bb;
+        std::memcpy(&ab, &a, sizeof ab);
+        std::memcpy(&bb, &b, sizeof bb);
+        return _mm512_dpbf16_ps(c, ab, bb);
+    }
 #endif
 };
 

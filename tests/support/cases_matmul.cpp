@@ -32,6 +32,23 @@ void matmul_cases(std::vector<Case>& v) {
                 return Outs{
                     mul_mat(b.ctx, b.uniform(t, {32, 8, 2}), b.uniform(DType::F32, {32, 5, 8}))};
             });
+    // bf16 GEMM shapes for the AVX512-BF16 pair kernel (k in pairs, rows of whole 32-bit
+    // words): a second W panel cut short (M 40 = 16 + 24) and x rows short of a panel; an odd
+    // K read out of rows one element longer (the last pair's second half is outside the
+    // row); and K past one k block (1026 pairs > kMmKc), odd again.
+    reg(v, "mul_mat/bf16_gemm_K130_M40_N13", {Op::MUL_MAT}, kTolBF16, [](CaseBuilder& b) {
+        return Outs{
+            mul_mat(b.ctx, b.uniform(DType::BF16, {130, 40}), b.uniform(DType::F32, {130, 13}))};
+    });
+    for (const MM& s : {MM{67, 40, 13}, MM{2051, 24, 7}})
+        reg(v,
+            "mul_mat/bf16_gemm_view_K" + std::to_string(s.K) + "_M" + std::to_string(s.M) + "_N" +
+                std::to_string(s.N),
+            {Op::MUL_MAT, Op::VIEW}, kTolBF16, [=](CaseBuilder& b) {
+                Tensor* w = b.uniform(DType::BF16, {s.K + 1, s.M});
+                Tensor* a = view(b.ctx, w, {s.K, s.M}, {w->nb[1]}, 0);
+                return Outs{mul_mat(b.ctx, a, b.uniform(DType::F32, {s.K, s.N}))};
+            });
     reg(v, "mul_mat/bf16_broadcast_ne2_ne3", {Op::MUL_MAT}, kTolBF16, [](CaseBuilder& b) {
         return Outs{mul_mat(b.ctx, b.uniform(DType::BF16, {16, 4, 1, 2}),
                             b.uniform(DType::F32, {16, 3, 2, 4}))};
@@ -61,12 +78,12 @@ void matmul_cases(std::vector<Case>& v) {
     // Larger than one GEMM block in every direction (kMmKc 1024, kMmMc 256, kMmNc 96), with
     // ragged edges: exercises the k-block accumulation into C and the block loops.
     reg(v, "mul_mat/f32_K1100_M300_N100", {Op::MUL_MAT}, kTolReduce, [](CaseBuilder& b) {
-        return Outs{mul_mat(b.ctx, b.uniform(DType::F32, {1100, 300}),
-                            b.uniform(DType::F32, {1100, 100}))};
+        return Outs{
+            mul_mat(b.ctx, b.uniform(DType::F32, {1100, 300}), b.uniform(DType::F32, {1100, 100}))};
     });
     reg(v, "mul_mat/f16_K1100_M300_N100", {Op::MUL_MAT}, kTolF16, [](CaseBuilder& b) {
-        return Outs{mul_mat(b.ctx, b.uniform(DType::F16, {1100, 300}),
-                            b.uniform(DType::F32, {1100, 100}))};
+        return Outs{
+            mul_mat(b.ctx, b.uniform(DType::F16, {1100, 300}), b.uniform(DType::F32, {1100, 100}))};
     });
     // More x rows than one GEMM job takes (kMmNj 384): jobs split x as well as W, with a
     // ragged last block of each.
