@@ -161,16 +161,6 @@ struct VT : VTx86 {
     }
 #if defined(GGML_AVX512_VNNI_BF16_COPY)
     static constexpr bool kBf16Dot = true;
-    // c[j] += bf(q_pair.lo) * k[2j] + bf(q_pair.hi) * k[2j + 1], j < 16: k points at 16 keys'
-    // bf16 pairs (64 bytes), q_pair holds two bf16 of one query row.
-    static W16 dot_bf16_pair(W16 c, uint32_t q_pair, const uint16_t* k) {
-        const __m512i q = _mm512_set1_epi32((int)q_pair);
-        const __m512i kv = _mm512_loadu_si512((const void*)k);
-        __m512bh qb, kb;
-        std::memcpy(&qb, &q, sizeof qb);  // a reinterpretation; no instruction is emitted
-        std::memcpy(&kb, &kv, sizeof kb);
-        return _mm512_dpbf16_ps(c, qb, kb);
-    }
     // 16 floats to 8 words of bf16 pairs, w[i] = bf16(x[2i]) | bf16(x[2i + 1]) << 16, rounded
     // as f2b rounds (to nearest even, NaN kept quiet), in 8-lane integer operations (SIMDe has
     // no vcvtne2ps2bf16, and this keeps one rounding for both builds).
@@ -190,8 +180,9 @@ struct VT : VTx86 {
         // x's order.
         _mm256_storeu_si256((__m256i*)w, _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xD8));
     }
-    // The same on whole registers: c[j] += a[2j] b[2j] + a[2j + 1] b[2j + 1] over the bf16
-    // halves of each 32-bit lane (the GEMM tile: a a broadcast pair of x, b a W panel row).
+    // c[j] += a[2j] b[2j] + a[2j + 1] b[2j + 1] over the bf16 halves of each 32-bit lane j < 16
+    // (the tiles: a a broadcast pair of x or of a scaled query, b a row of W's or the keys'
+    // pairs as stored).
     static W16 dot2_16(W16 a, W16 b, W16 c) {
         __m512bh ab, bb;
         std::memcpy(&ab, &a, sizeof ab);
