@@ -161,6 +161,33 @@ struct VT : VTx86 {
     }
 #if defined(GGML_AVX512_VNNI_BF16_COPY)
     static constexpr bool kBf16Dot = true;
+    // q8_0 on 16 lanes (mmq8_pairs): the dot products of two blocks' codes (w0, w1: 32 each)
+    // with 64 x codes; lanes 0-7 hold block 0's partial sums (four products each, exact in
+    // int32), lanes 8-15 block 1's, as floats. vpdpbusd multiplies unsigned by signed bytes, so
+    // |w| meets x carrying w's sign (AVX-512 has no vpsignb: a masked negation).
+    static constexpr bool kDotQ8x2 = true;
+    static W16 dot_q8x2(const int8_t* w0, const int8_t* w1, const int8_t* x) {
+        const __m512i a = _mm512_maskz_inserti64x4(
+            0xff, _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i*)w0)),
+            _mm256_loadu_si256((const __m256i*)w1), 1);
+        const __m512i b = _mm512_loadu_si512((const void*)x);
+        const __m512i sb =
+            _mm512_mask_sub_epi8(b, _mm512_movepi8_mask(a), _mm512_setzero_si512(), b);
+        const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
+                                              _mm512_maskz_abs_epi8(~(__mmask64)0, a), sb);
+#if defined(GGML_AVX512_SIMDE)  // SIMDe has no 16-lane int32 -> f32 conversion
+        alignas(64) int32_t t[16];
+        _mm512_store_si512((void*)t, d);
+        return join16(_mm256_cvtepi32_ps(_mm256_load_si256((const __m256i*)t)),
+                      _mm256_cvtepi32_ps(_mm256_load_si256((const __m256i*)(t + 8))));
+#else
+        return _mm512_maskz_cvtepi32_ps(0xffff, d);
+#endif
+    }
+    // a in lanes 0-7, b in lanes 8-15.
+    static W16 pair16(float a, float b) {
+        return _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(a), _mm512_set1_ps(b));
+    }
     // 16 floats to 8 words of bf16 pairs, w[i] = bf16(x[2i]) | bf16(x[2i + 1]) << 16, rounded
     // as f2b rounds (to nearest even, NaN kept quiet), in 8-lane integer operations (SIMDe has
     // no vcvtne2ps2bf16, and this keeps one rounding for both builds).
