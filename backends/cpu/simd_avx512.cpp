@@ -91,6 +91,14 @@ struct VT : VTx86 {
     static W16 pick(W16 a, W16 b, const int32_t (&idx)[16]) {  // idx >= 16: from b
         return _mm512_permutex2var_ps(a, _mm512_loadu_si512((const void*)idx), b);
     }
+    // One level pair of the tree: u = pick(a, b, lo) + pick(a, b, hi), v the same of c, d, then
+    // pick(u, v, ev) + pick(u, v, od).
+    static W16 tree2(W16 a, W16 b, W16 c, W16 d, const int32_t (&lo)[16], const int32_t (&hi)[16],
+                     const int32_t (&ev)[16], const int32_t (&od)[16]) {
+        const W16 u = _mm512_add_ps(pick(a, b, lo), pick(a, b, hi));
+        const W16 v = _mm512_add_ps(pick(c, d, lo), pick(c, d, hi));
+        return _mm512_add_ps(pick(u, v, ev), pick(u, v, od));
+    }
     static W16 sum4(W16 a, W16 b, W16 c, W16 d) {
         // chunks [a0 + a2, a1 + a3, b0 + b2, b1 + b3] (and the same for c, d), then
         // [ab0 + ab1, ab2 + ab3, cd0 + cd1, cd2 + cd3].
@@ -102,9 +110,7 @@ struct VT : VTx86 {
                                                        16, 17, 18, 19, 24, 25, 26, 27};
         alignas(64) static constexpr int32_t od[16] = {4,  5,  6,  7,  12, 13, 14, 15,
                                                        20, 21, 22, 23, 28, 29, 30, 31};
-        const W16 ab = _mm512_add_ps(pick(a, b, lo), pick(a, b, hi));
-        const W16 cd = _mm512_add_ps(pick(c, d, lo), pick(c, d, hi));
-        return _mm512_add_ps(pick(ab, cd, ev), pick(ab, cd, od));
+        return tree2(a, b, c, d, lo, hi, ev, od);
     }
     static W16 sum4x4(W16 p0, W16 p1, W16 p2, W16 p3) {
         // per chunk [p0_0 + p0_2, p1_0 + p1_2, p0_1 + p0_3, p1_1 + p1_3] (and the same for p2,
@@ -117,9 +123,7 @@ struct VT : VTx86 {
                                                        8, 9, 24, 25, 12, 13, 28, 29};
         alignas(64) static constexpr int32_t od[16] = {2,  3,  18, 19, 6,  7,  22, 23,
                                                        10, 11, 26, 27, 14, 15, 30, 31};
-        const W16 u = _mm512_add_ps(pick(p0, p1, lo), pick(p0, p1, hi));
-        const W16 v = _mm512_add_ps(pick(p2, p3, lo), pick(p2, p3, hi));
-        return _mm512_add_ps(pick(u, v, ev), pick(u, v, od));
+        return tree2(p0, p1, p2, p3, lo, hi, ev, od);
     }
     // exp_neg on 16 lanes, the same operations lane by lane (so the same results).
     static W16 exp_neg16(W16 x) {
